@@ -1,0 +1,58 @@
+"""Shared settings: FAST mode, data folder, seeding and atomic file writes."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def fast_mode() -> bool:
+    """True when ``HASHLAB_FAST=1``: notebooks and ``reproduce`` shrink data and epochs (CI sets it)."""
+    return os.environ.get("HASHLAB_FAST", "0").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def data_dir() -> Path:
+    """Download and cache folder: ``$HASHLAB_DATA_DIR`` or ``<repo>/data`` (created on first use)."""
+    path = Path(os.environ.get("HASHLAB_DATA_DIR", REPO_ROOT / "data")).expanduser()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def figures_dir() -> Path:
+    """Where notebooks save reproduced figures: ``$HASHLAB_FIGURES_DIR`` or ``<repo>/figures``."""
+    path = Path(os.environ.get("HASHLAB_FIGURES_DIR", REPO_ROOT / "figures")).expanduser()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def seed_everything(seed: int) -> int:
+    """Seed Python, numpy and torch (CPU and CUDA) so that the same seed gives the same codes."""
+    import pytorch_lightning as pl
+
+    return pl.seed_everything(seed, workers=True, verbose=False)
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.
+
+    An interrupted or failing write never leaves a partial file at ``path``: the temporary file is removed.
+    ``suffix`` keeps an extension on the temporary name (``np.savez`` appends ``.npz`` otherwise).
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    suffix = suffix if suffix is not None else "".join(target.suffixes)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{suffix}", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
