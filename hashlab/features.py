@@ -1,0 +1,501 @@
+"""Image features for hashing heads: extraction by backbone, and a checked on-disk cache.
+
+Backbones (``available_backbones()``):
+
+* ``pixels`` — flattened pixels scaled to [0, 1] and standardised per feature with the *training split's* mean and
+  std (std below 1e-6 counts as 1); both are stored in the cache and in ``EmbeddingSet.meta``.
+* ``vit_b_16`` — torchvision ViT-B/16, ImageNet weights ``IMAGENET1K_V1``, head replaced by identity: 768-d CLS token.
+* ``dinov2_vitb14`` — ``torch.hub.load("facebookresearch/dinov2", "dinov2_vitb14")``: 768-d CLS token.
+
+For both networks images are resized (bilinear, antialiased) straight to 224×224 — no crop, the small images are
+already centred —, grey images are repeated to 3 channels, and ImageNet mean/std normalisation is applied.
+``weights=None`` builds the network with seeded random weights (tests, offline smoke runs).
+
+Cache (:func:`get_embeddings`): one file per (dataset, image size, backbone, weights, split) in
+``data_dir()/embeddings/{dataset}_{size}px_{backbone}_{weights}_{split}.npz`` holding ``features``, ``labels``,
+(``mean``, ``std`` for pixels), ``meta`` (a JSON string) and ``checksum`` (sha256 over meta and arrays). Files are
+written atomically; a file whose metadata or checksum does not match is rebuilt with a :class:`CacheRebuildWarning`.
+Deep-backbone extraction is resumable: finished chunks are kept under ``data_dir()/embeddings/.partial/…`` and an
+interrupted run continues from the first missing chunk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from hashlab.config import atomic_write, data_dir
+from hashlab.data import SPLITS, DatasetBundle, load_dataset, native_size
+
+log = logging.getLogger(__name__)
+
+CACHE_VERSION = 1
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+NET_INPUT = 224
+BACKBONE_DIMS = {"vit_b_16": 768, "dinov2_vitb14": 768}
+DINOV2_URL = "https://dl.fbaipublicfiles.com/dinov2/dinov2_vitb14/dinov2_vitb14_pretrain.pth"
+STD_FLOOR = 1e-6
+
+
+class CacheRebuildWarning(UserWarning):
+    """An embeddings cache file was stale or corrupt and is being rebuilt."""
+
+
+class WeightsNotAvailableError(FileNotFoundError):
+    """Pretrained weights are not in the torch hub cache and could not be downloaded."""
+
+
+@dataclass
+class FeatureSplit:
+    """Features (N, D) float32 with their labels (int64 (N,) or multi-hot (N, C))."""
+
+    features: np.ndarray
+    labels: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.features = np.asarray(self.features, dtype=np.float32)
+        if self.features.ndim != 2 or len(self.features) != len(self.labels):
+            raise ValueError(
+                f"FeatureSplit needs features (N, D) and N labels, got {self.features.shape} and {len(self.labels)}"
+            )
+
+    def __len__(self) -> int:
+        return len(self.features)
+
+
+@dataclass
+class EmbeddingSet:
+    """Train/val/test features of one dataset under one backbone."""
+
+    dataset: str
+    backbone: str
+    train: FeatureSplit
+    val: FeatureSplit
+    test: FeatureSplit
+    class_names: list[str]
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def in_dim(self) -> int:
+        return int(self.train.features.shape[1])
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def multilabel(self) -> bool:
+        return self.train.labels.ndim == 2
+
+    def splits(self) -> dict[str, FeatureSplit]:
+        return {"train": self.train, "val": self.val, "test": self.test}
+
+    def subsample(
+        self, n_train: int | None, n_val: int | None, n_test: int | None, seed: int = 0
+    ) -> EmbeddingSet:
+        """A stratified random subset of each split (``None`` or a size ≥ N keeps the split whole).
+
+        Stratified by class for single-label data (``train_test_split(stratify=...)``), plain seeded sampling for
+        multi-hot labels; kept items stay in their original order. ``meta["subsample"]`` records the request.
+        """
+        parts = {}
+        for name, n in zip(SPLITS, (n_train, n_val, n_test), strict=True):
+            split = getattr(self, name)
+            if n is not None and n < 1:
+                raise ValueError(f"subsample size for {name} must be >= 1 or None, got {n}")
+            parts[name] = (
+                split
+                if n is None or n >= len(split)
+                else _take(split, _stratified_pick(split.labels, n, seed))
+            )
+        meta = dict(self.meta, subsample={"n_train": n_train, "n_val": n_val, "n_test": n_test, "seed": seed})
+        return EmbeddingSet(
+            self.dataset, self.backbone, **parts, class_names=list(self.class_names), meta=meta
+        )
+
+
+def _stratified_pick(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(len(labels))
+    stratify = None
+    if labels.ndim == 1:
+        _, counts = np.unique(labels, return_counts=True)
+        n_classes = len(counts)
+        # stratification needs every class twice and room for every class on both sides
+        if counts.min() >= 2 and n_classes <= n <= len(labels) - n_classes:
+            stratify = labels
+    keep, _ = train_test_split(idx, train_size=n, stratify=stratify, random_state=seed)
+    return np.sort(keep)
+
+
+def _take(split: FeatureSplit, idx: np.ndarray) -> FeatureSplit:
+    return FeatureSplit(split.features[idx], split.labels[idx])
+
+
+def available_backbones() -> list[str]:
+    """Names accepted by :func:`extract` and :func:`get_embeddings`."""
+    return ["pixels", "vit_b_16", "dinov2_vitb14"]
+
+
+def _check_backbone(backbone: str) -> None:
+    if backbone not in available_backbones():
+        raise KeyError(f"unknown backbone {backbone!r}; available: {', '.join(available_backbones())}")
+
+
+def _weights_tag(backbone: str, weights: str | None) -> str:
+    if backbone == "pixels":
+        return "none"
+    if weights is None:
+        return "random"
+    if weights != "default":
+        raise ValueError(f"weights must be 'default' (pretrained) or None (random init), got {weights!r}")
+    return {"vit_b_16": "IMAGENET1K_V1", "dinov2_vitb14": "lvd142m"}[backbone]
+
+
+# ---------------------------------------------------------------------------------------------------- pixels
+def pixel_stats(train_images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature mean and std (floored to 1 below 1e-6) of flattened [0, 1] training pixels."""
+    flat = train_images.reshape(len(train_images), -1).astype(np.float64) / 255.0
+    mean, std = flat.mean(axis=0), flat.std(axis=0)
+    std[std < STD_FLOOR] = 1.0
+    return mean.astype(np.float32), std.astype(np.float32)
+
+
+def _pixels(images: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    flat = images.reshape(len(images), -1).astype(np.float32) / 255.0
+    return ((flat - mean) / std).astype(np.float32)
+
+
+# ---------------------------------------------------------------------------------------------------- networks
+def _hub_checkpoint(url: str) -> Path:
+    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
+
+
+def _missing_weights(
+    backbone: str, url: str, exc: BaseException, extra: str = ""
+) -> WeightsNotAvailableError:
+    target = _hub_checkpoint(url)
+    return WeightsNotAvailableError(
+        f"pretrained weights for {backbone} are not available offline ({type(exc).__name__}: {exc}). "
+        f"Download {url} and save it as {target} (the torch hub cache, {Path(torch.hub.get_dir())}/checkpoints)"
+        f"{extra}; or pass weights=None for randomly initialised weights."
+    )
+
+
+def _load_vit_b_16(weights: str | None) -> nn.Module:
+    from torchvision.models import ViT_B_16_Weights, vit_b_16
+
+    if weights is None:
+        with torch.random.fork_rng():
+            torch.manual_seed(0)
+            model = vit_b_16(weights=None)
+    else:
+        spec = ViT_B_16_Weights.IMAGENET1K_V1
+        try:
+            model = vit_b_16(weights=spec)
+        except Exception as exc:
+            raise _missing_weights("vit_b_16", spec.url, exc) from exc
+    model.heads = nn.Identity()
+    return model
+
+
+def _load_dinov2(weights: str | None) -> nn.Module:
+    hub = Path(torch.hub.get_dir())
+    local = hub / "facebookresearch_dinov2_main"
+    pretrained = weights is not None
+    try:
+        with torch.random.fork_rng():
+            torch.manual_seed(0)
+            if local.is_dir():
+                return torch.hub.load(str(local), "dinov2_vitb14", source="local", pretrained=pretrained)
+            return torch.hub.load("facebookresearch/dinov2", "dinov2_vitb14", pretrained=pretrained)
+    except Exception as exc:
+        raise _missing_weights(
+            "dinov2_vitb14",
+            DINOV2_URL,
+            exc,
+            extra=f", and the code https://github.com/facebookresearch/dinov2/archive/main.zip extracted as {local}",
+        ) from exc
+
+
+def _load_backbone(backbone: str, weights: str | None) -> nn.Module:
+    """The network for ``backbone`` in eval mode (CPU)."""
+    model = _load_vit_b_16(weights) if backbone == "vit_b_16" else _load_dinov2(weights)
+    return model.eval()
+
+
+def _preprocess(images: np.ndarray, device: torch.device) -> torch.Tensor:
+    """uint8 (B, H, W, C) -> normalised float (B, 3, 224, 224)."""
+    x = torch.from_numpy(np.ascontiguousarray(images)).to(device).permute(0, 3, 1, 2).float().div_(255.0)
+    if x.shape[1] == 1:
+        x = x.expand(-1, 3, -1, -1)
+    if x.shape[-2:] != (NET_INPUT, NET_INPUT):
+        x = nn.functional.interpolate(
+            x, size=(NET_INPUT, NET_INPUT), mode="bilinear", align_corners=False, antialias=True
+        )
+    mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
+def _fingerprint(*arrays: np.ndarray) -> str:
+    digest = hashlib.sha256()
+    for array in arrays:
+        a = np.ascontiguousarray(array)
+        digest.update(f"{a.dtype}{a.shape}".encode())
+        digest.update(memoryview(a).cast("B"))
+    return digest.hexdigest()
+
+
+def _run_chunked(
+    forward: Callable[[np.ndarray], np.ndarray],
+    images: np.ndarray,
+    batch_size: int,
+    chunk_size: int,
+    work_dir: Path,
+    job: dict,
+    progress: bool,
+) -> np.ndarray:
+    """Apply ``forward`` to ``images`` in batches, saving each finished chunk under ``work_dir``; resumable."""
+    from tqdm.auto import tqdm
+
+    job_file = work_dir / "job.json"
+    if work_dir.exists():
+        try:
+            same = json.loads(job_file.read_text()) == job
+        except (OSError, ValueError):
+            same = False
+        if not same:
+            log.info("discarding partial extraction in %s (different job)", work_dir)
+            shutil.rmtree(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    if not job_file.exists():
+        with atomic_write(job_file) as tmp:
+            tmp.write_text(json.dumps(job))
+    n = len(images)
+    chunks = []
+    with tqdm(total=n, desc=job.get("desc", "extract"), disable=not progress, unit="img") as bar:
+        for start in range(0, n, chunk_size):
+            stop = min(start + chunk_size, n)
+            path = work_dir / f"chunk_{start:09d}.npy"
+            out = None
+            if path.exists():
+                try:
+                    out = np.load(path)
+                    if len(out) != stop - start:
+                        out = None
+                except (OSError, ValueError):
+                    out = None
+            if out is None:
+                out = np.concatenate(
+                    [forward(images[b : min(b + batch_size, stop)]) for b in range(start, stop, batch_size)]
+                )
+                with atomic_write(path) as tmp:
+                    np.save(tmp, out)
+            chunks.append(out)
+            bar.update(stop - start)
+    result = np.concatenate(chunks) if chunks else np.zeros((0, 0), np.float32)
+    shutil.rmtree(work_dir, ignore_errors=True)
+    return result.astype(np.float32)
+
+
+def extract(
+    bundle_or_name: DatasetBundle | str,
+    backbone: str,
+    split: str,
+    batch_size: int = 64,
+    device: str | torch.device | None = None,
+    weights: str | None = "default",
+    *,
+    size: int = 28,
+    root: str | os.PathLike | None = None,
+    progress: bool = True,
+    chunk_size: int = 2048,
+    work_dir: str | os.PathLike | None = None,
+) -> FeatureSplit:
+    """Features of one split of a dataset (a loaded ``DatasetBundle`` or a name, then loaded at ``size``).
+
+    ``device=None`` picks CUDA when available. Deep backbones run in batches of ``batch_size`` and save finished
+    chunks of ``chunk_size`` images in ``work_dir`` (default ``data_dir()/embeddings/.partial/<key>``), so an
+    interrupted extraction resumes; the chunks are removed once the split is complete.
+    """
+    _check_backbone(backbone)
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; choose one of {SPLITS}")
+    if batch_size < 1 or chunk_size < 1:
+        raise ValueError(f"batch_size and chunk_size must be >= 1, got {batch_size} and {chunk_size}")
+    tag = _weights_tag(backbone, weights)
+    bundle = (
+        bundle_or_name
+        if isinstance(bundle_or_name, DatasetBundle)
+        else load_dataset(bundle_or_name, root, size)
+    )
+    part = getattr(bundle, split)
+    if backbone == "pixels":
+        mean, std = pixel_stats(bundle.train.images)
+        return FeatureSplit(_pixels(part.images, mean, std), part.labels)
+    dev = (
+        torch.device(device)
+        if device is not None
+        else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    )
+    model = _load_backbone(backbone, weights).to(dev)
+
+    @torch.inference_mode()
+    def forward(batch: np.ndarray) -> np.ndarray:
+        return model(_preprocess(batch, dev)).float().cpu().numpy()
+
+    job = {
+        "dataset": bundle.name,
+        "size": bundle.meta.get("size"),
+        "backbone": backbone,
+        "weights": tag,
+        "split": split,
+        "n": len(part),
+        "chunk_size": chunk_size,
+        "images": _fingerprint(part.images),
+        "desc": f"{backbone} {bundle.name}/{split}",
+    }
+    key = f"{bundle.name}_{bundle.meta.get('size')}px_{backbone}_{tag}_{split}"
+    folder = Path(work_dir) if work_dir is not None else data_dir() / "embeddings" / ".partial" / key
+    features = _run_chunked(forward, part.images, batch_size, chunk_size, folder, job, progress)
+    return FeatureSplit(features, part.labels)
+
+
+# ---------------------------------------------------------------------------------------------------- cache
+def cache_path(
+    dataset: str,
+    backbone: str,
+    size: int,
+    weights: str | None,
+    split: str,
+    cache_dir: str | os.PathLike | None = None,
+) -> Path:
+    """Where :func:`get_embeddings` keeps one split's features."""
+    folder = Path(cache_dir) if cache_dir is not None else data_dir() / "embeddings"
+    return folder / f"{dataset}_{size}px_{backbone}_{_weights_tag(backbone, weights)}_{split}.npz"
+
+
+def _checksum(meta_json: str, arrays: dict[str, np.ndarray]) -> str:
+    digest = hashlib.sha256(meta_json.encode())
+    for name in sorted(arrays):
+        digest.update(name.encode())
+        digest.update(_fingerprint(arrays[name]).encode())
+    return digest.hexdigest()
+
+
+def _write_cache(path: Path, meta: dict, arrays: dict[str, np.ndarray]) -> None:
+    meta_json = json.dumps(meta, sort_keys=True)
+    with atomic_write(path, suffix=".npz") as tmp:
+        np.savez(tmp, meta=np.array(meta_json), checksum=np.array(_checksum(meta_json, arrays)), **arrays)
+
+
+def _read_cache(path: Path, expected: dict) -> tuple[dict[str, np.ndarray], dict] | None:
+    """Arrays and metadata of a valid cache file, or None (with a warning) when it is unreadable, stale or corrupt."""
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            meta_json = str(npz["meta"])
+            checksum = str(npz["checksum"])
+            arrays = {k: npz[k] for k in npz.files if k not in ("meta", "checksum")}
+        meta = json.loads(meta_json)
+    except Exception as exc:
+        reason = f"unreadable ({type(exc).__name__}: {exc})"
+    else:
+        wrong = {k: (meta.get(k), v) for k, v in expected.items() if meta.get(k) != v}
+        if wrong:
+            reason = f"metadata mismatch {wrong}"
+        elif _checksum(meta_json, arrays) != checksum:
+            reason = "checksum mismatch"
+        elif "features" not in arrays or "labels" not in arrays or len(arrays["features"]) != meta.get("n"):
+            reason = "arrays missing or of the wrong length"
+        else:
+            return arrays, meta
+    message = f"embeddings cache {path} is {reason}; rebuilding it"
+    log.warning(message)
+    warnings.warn(message, CacheRebuildWarning, stacklevel=3)
+    return None
+
+
+def get_embeddings(
+    dataset: str,
+    backbone: str = "pixels",
+    size: int = 28,
+    root: str | os.PathLike | None = None,
+    *,
+    weights: str | None = "default",
+    batch_size: int = 64,
+    device: str | torch.device | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    rebuild: bool = False,
+    progress: bool = True,
+) -> EmbeddingSet:
+    """Train-or-load the features of every split of ``dataset`` under ``backbone`` (see the module docstring).
+
+    ``size`` is the image size the features come from (MedMNIST 28 or MedMNIST+ 64/128/224; digits and cifar10
+    use their native size). ``rebuild=True`` ignores existing cache files.
+    """
+    _check_backbone(backbone)
+    tag = _weights_tag(backbone, weights)
+    size = native_size(dataset, size)
+    bundle: DatasetBundle | None = None
+    splits: dict[str, FeatureSplit] = {}
+    meta_out: dict[str, Any] = {}
+    for split in SPLITS:
+        path = cache_path(dataset, backbone, size, weights, split, cache_dir)
+        expected = {
+            "version": CACHE_VERSION,
+            "dataset": dataset,
+            "backbone": backbone,
+            "weights": tag,
+            "image_size": size,
+            "split": split,
+        }
+        cached = None if rebuild else _read_cache(path, expected)
+        if cached is None:
+            if bundle is None:
+                bundle = load_dataset(dataset, root, size)
+            part = getattr(bundle, split)
+            arrays = {"labels": part.labels}
+            if backbone == "pixels":
+                mean, std = pixel_stats(bundle.train.images)
+                arrays.update(features=_pixels(part.images, mean, std), mean=mean, std=std)
+            else:
+                fs = extract(bundle, backbone, split, batch_size, device, weights, progress=progress)
+                arrays["features"] = fs.features
+            meta = dict(
+                expected,
+                n=len(part),
+                dim=int(arrays["features"].shape[1]),
+                native_size=int(part.images.shape[1]),
+                class_names=list(bundle.class_names),
+                dataset_meta={
+                    k: v for k, v in bundle.meta.items() if isinstance(v, str | int | float | bool)
+                },
+            )
+            _write_cache(path, meta, arrays)
+            log.info("wrote %s", path)
+        else:
+            arrays, meta = cached
+        splits[split] = FeatureSplit(arrays["features"], arrays["labels"])
+        meta_out[split] = {"path": str(path), "n": meta["n"]}
+        class_names = meta["class_names"]
+        if backbone == "pixels":
+            meta_out["pixel_mean"], meta_out["pixel_std"] = arrays["mean"], arrays["std"]
+    meta_out.update(weights=tag, image_size=size, dim=splits["train"].features.shape[1])
+    return EmbeddingSet(dataset, backbone, **splits, class_names=class_names, meta=meta_out)
