@@ -8,8 +8,9 @@ Datasets (``available_datasets()``):
   1079/359/359 images.
 * every 2D MedMNIST v2 flag in ``medmnist.INFO`` (``pathmnist`` first) at sizes 28/64/128/224, read from
   ``{root}/{flag}{"" | "_64" | "_128" | "_224"}.npz`` with numpy (official splits). The file's keys, shapes and split
-  counts are checked against ``INFO``, and its MD5 against ``INFO["MD5…"]``; a verified file gets a small sidecar
-  ``{file}.md5ok`` stamp (size + mtime + MD5), so the MD5 is computed once per file version. ``verify=False`` skips
+  counts are checked against ``INFO``, and its MD5 against ``INFO["MD5…"]``; a hashed file gets a small sidecar
+  ``{file}.md5ok`` stamp (size + mtime + MD5), so the MD5 is computed once per file version (in a read-only folder
+  — no write bit — nothing is written and the MD5 is remembered for the process only). ``verify=False`` skips
   the MD5 (not the structural checks) for very large files. A missing file is downloaded from the INFO URL into a
   temporary file that is renamed only after its MD5 matched; when that fails :class:`DatasetNotAvailableError` names
   the file, the URL and the folder to place it in.
@@ -254,12 +255,21 @@ def _cached_md5(path: Path) -> str:
         pass
     md5 = file_md5(path)
     _MD5_MEMO[key] = md5
-    try:
-        with atomic_write(stamp) as tmp:
-            tmp.write_text(json.dumps({"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "md5": md5}))
-    except OSError:
-        pass  # read-only folder (e.g. a shared data copy): the in-memory memo still avoids re-hashing
+    if _folder_writable(path.parent):  # a read-only folder (shared data) is never written: memo only
+        try:
+            with atomic_write(stamp) as tmp:
+                tmp.write_text(json.dumps({"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "md5": md5}))
+        except OSError:
+            pass
     return md5
+
+
+def _folder_writable(folder: Path) -> bool:
+    """True if ``folder`` is writable for us *and* its mode has a write bit (root ignores mode bits otherwise)."""
+    try:
+        return bool(folder.stat().st_mode & 0o222) and os.access(folder, os.W_OK)
+    except OSError:
+        return False
 
 
 def _download(url: str, dest: Path) -> None:
