@@ -1,0 +1,68 @@
+"""Project-level rules: README commands, CI command, clean notebooks."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def readme_test_command() -> str:
+    text = (ROOT / "README.md").read_text()
+    match = re.search(r"<!-- test-command -->\s*```bash\n(.+?)\n```", text, re.S)
+    assert match, "README.md has no test command block after <!-- test-command -->"
+    return match.group(1).strip()
+
+
+def test_readme_starts_with_two_commands():
+    text = (ROOT / "README.md").read_text()
+    first_screen = text.split("## ")[0]
+    blocks = re.findall(r"```bash\n(.+?)\n```", first_screen, re.S)
+    assert len(blocks) == 2, f"README's first screen must give exactly two commands, found {len(blocks)}"
+    assert "pip install -e" in blocks[0] and "hashlab lab" in blocks[0]
+    assert "pytest" in blocks[1] and "notebooks" in blocks[1] and "--nbval" in blocks[1]
+
+
+def test_ci_runs_readme_test_command_in_fast_mode():
+    command = readme_test_command()
+    assert "HASHLAB_FAST=1" in command, "the CI test command must set HASHLAB_FAST=1"
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "test-command" in ci and 'bash -c "$test_command"' in ci
+    extracted = subprocess.run(
+        ["awk", "/<!-- test-command -->/{getline; getline; print; exit}", "README.md"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert extracted == command
+
+
+def test_notebooks_are_committed_clean():
+    notebooks = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    assert notebooks, "no notebooks found"
+    for path in notebooks:
+        nb = json.loads(path.read_text())
+        assert nb["metadata"].get("kernelspec", {}).get("name") == "python3", f"{path.name}: kernelspec"
+        code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+        assert code, f"{path.name} has no code cells"
+        assert "parameters" in code[0].get("metadata", {}).get("tags", []), f"{path.name}: no parameters cell"
+        assert "fast_mode()" in "".join(code[0]["source"]), (
+            f"{path.name}: parameters cell must read FAST mode"
+        )
+        assert "assert" in "".join("".join(c["source"]) for c in code[-3:]), f"{path.name}: last cells assert"
+        for cell in code:
+            assert not cell.get("outputs"), f"{path.name}: committed with outputs"
+            assert cell.get("execution_count") is None, f"{path.name}: committed with execution counts"
+
+
+def test_cli_help_documents_train_options():
+    out = subprocess.run(
+        [sys.executable, "-m", "hashlab.cli", "train", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    for option in ("--dataset", "--bits", "--method", "--epochs", "--seed", "--knn-k", "--map-k"):
+        assert option in out
