@@ -11,8 +11,8 @@ import contextlib
 import dataclasses
 import logging
 import tempfile
-import warnings
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
