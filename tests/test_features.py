@@ -1,0 +1,290 @@
+"""Tests for hashlab.features: pixel features, the checked embeddings cache, backbones and resumable extraction."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import urllib.error
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import hashlab.features as hf
+from hashlab.data import DatasetBundle, Split, load_dataset
+from hashlab.features import (
+    CacheRebuildWarning,
+    EmbeddingSet,
+    FeatureSplit,
+    WeightsNotAvailableError,
+    available_backbones,
+    cache_path,
+    extract,
+    get_embeddings,
+)
+
+SHARED = Path("/work/shared/data/medmnist")
+
+
+@pytest.fixture(autouse=True)
+def _data_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("HASHLAB_DATA_DIR", str(tmp_path / "data"))
+
+
+@pytest.fixture(scope="module")
+def digits() -> DatasetBundle:
+    return load_dataset("digits")
+
+
+def _tiny_bundle(n: int = 4, size: int = 12, channels: int = 1) -> DatasetBundle:
+    rng = np.random.default_rng(0)
+
+    def split(k):
+        return Split(rng.integers(0, 256, (k, size, size, channels), dtype=np.uint8), np.arange(k) % 2)
+
+    return DatasetBundle("tiny", split(n), split(n), split(n), ["a", "b"], False, {"size": size})
+
+
+def test_available_backbones_and_unknown():
+    assert available_backbones() == ["pixels", "vit_b_16", "dinov2_vitb14"]
+    with pytest.raises(KeyError, match="vit_b_16"):
+        get_embeddings("digits", "resnet50")
+    with pytest.raises(KeyError, match="dinov2_vitb14"):
+        extract("digits", "clip", "train")
+    with pytest.raises(ValueError, match="split"):
+        extract("digits", "pixels", "holdout")
+    with pytest.raises(ValueError, match="weights"):
+        get_embeddings("digits", "vit_b_16", weights="imagenet22k")
+
+
+def test_pixels_standardised_with_train_statistics(digits):
+    emb = get_embeddings("digits", "pixels", progress=False)
+    flat = {s: getattr(digits, s).images.reshape(-1, 64) / 255.0 for s in ("train", "val", "test")}
+    mean, std = flat["train"].mean(0), flat["train"].std(0)
+    std[std < 1e-6] = 1.0
+    for s in ("train", "val", "test"):
+        np.testing.assert_allclose(getattr(emb, s).features, (flat[s] - mean) / std, rtol=1e-4, atol=1e-4)
+        np.testing.assert_array_equal(getattr(emb, s).labels, getattr(digits, s).labels)
+    assert emb.in_dim == 64 and emb.train.features.dtype == np.float32
+    np.testing.assert_allclose(emb.meta["pixel_mean"], mean, atol=1e-6)
+    # train features: zero mean; unit std wherever the pixel varies
+    varying = flat["train"].std(0) > 1e-6
+    np.testing.assert_allclose(emb.train.features[:, varying].std(0), 1.0, atol=1e-3)
+    assert emb.meta["image_size"] == 8 and emb.class_names == [str(i) for i in range(10)]
+
+
+def test_pixels_deterministic_and_extract_agrees(digits):
+    a = get_embeddings("digits", progress=False, rebuild=True)
+    b = get_embeddings("digits", progress=False, rebuild=True)
+    np.testing.assert_array_equal(a.test.features, b.test.features)
+    np.testing.assert_array_equal(extract(digits, "pixels", "test").features, a.test.features)
+
+
+def test_cache_round_trip_does_not_reload_dataset(monkeypatch):
+    first = get_embeddings("digits", progress=False)
+    path = cache_path("digits", "pixels", 8, "default", "train")
+    assert path.exists() and path.parent == hf.data_dir() / "embeddings"
+    with np.load(path) as npz:
+        meta = json.loads(str(npz["meta"]))
+    assert meta["dataset"] == "digits" and meta["backbone"] == "pixels" and meta["image_size"] == 8
+    assert meta["n"] == 1079 and meta["dim"] == 64 and meta["split"] == "train"
+
+    def no_load(*args, **kwargs):
+        raise AssertionError("dataset loaded although the cache is valid")
+
+    monkeypatch.setattr(hf, "load_dataset", no_load)
+    second = get_embeddings("digits", progress=False)
+    for s in ("train", "val", "test"):
+        np.testing.assert_array_equal(getattr(first, s).features, getattr(second, s).features)
+        np.testing.assert_array_equal(getattr(first, s).labels, getattr(second, s).labels)
+
+
+def test_truncated_cache_is_rebuilt():
+    first = get_embeddings("digits", progress=False)
+    path = cache_path("digits", "pixels", 8, None, "val")
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 3])
+    with pytest.warns(CacheRebuildWarning, match="unreadable"):
+        again = get_embeddings("digits", progress=False)
+    np.testing.assert_array_equal(again.val.features, first.val.features)
+    assert path.read_bytes() == data  # rewritten, identical content
+
+
+def _rewrite(path: Path, **changes) -> None:
+    with np.load(path) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    for key, value in changes.items():
+        arrays[key] = value
+    np.savez(path, **arrays)
+
+
+def test_tampered_cache_fails_checksum_and_is_rebuilt():
+    first = get_embeddings("digits", progress=False)
+    path = cache_path("digits", "pixels", 8, None, "test")
+    tampered = first.test.features.copy()
+    tampered[0, 0] += 1.0
+    _rewrite(path, features=tampered)
+    with pytest.warns(CacheRebuildWarning, match="checksum mismatch"):
+        again = get_embeddings("digits", progress=False)
+    np.testing.assert_array_equal(again.test.features, first.test.features)
+
+
+def test_cache_with_other_metadata_is_rebuilt():
+    first = get_embeddings("digits", progress=False)
+    path = cache_path("digits", "pixels", 8, None, "train")
+    with np.load(path) as npz:
+        meta = json.loads(str(npz["meta"]))
+        arrays = {k: npz[k] for k in npz.files if k not in ("meta", "checksum")}
+    meta["image_size"] = 224  # e.g. a file copied from another image size
+    fake = {
+        "features": np.zeros((1079, 64), np.float32),
+        **{k: v for k, v in arrays.items() if k != "features"},
+    }
+    hf._write_cache(path, meta, fake)  # valid checksum, wrong metadata
+    with pytest.warns(CacheRebuildWarning, match="metadata mismatch"):
+        again = get_embeddings("digits", progress=False)
+    np.testing.assert_array_equal(again.train.features, first.train.features)
+
+
+def test_subsample_is_stratified_and_seeded():
+    emb = get_embeddings("digits", progress=False)
+    sub = emb.subsample(200, 50, None, seed=0)
+    assert (len(sub.train), len(sub.val), len(sub.test)) == (200, 50, 359)
+    counts = np.bincount(sub.train.labels, minlength=10)
+    assert counts.min() >= 19 and counts.max() <= 21  # 10 classes × 20 (a random draw spreads ~ ±4)
+    again = emb.subsample(200, 50, None, seed=0)
+    np.testing.assert_array_equal(sub.train.features, again.train.features)
+    other = emb.subsample(200, 50, None, seed=1)
+    assert not np.array_equal(sub.train.features, other.train.features)
+    # rows are real rows of the original split, in their original order
+    rows = {r.tobytes(): i for i, r in enumerate(emb.train.features)}
+    pos = [rows[r.tobytes()] for r in sub.train.features]
+    assert pos == sorted(pos)
+    assert sub.in_dim == 64 and sub.meta["subsample"]["n_train"] == 200
+    assert emb.subsample(5000, None, None).train is emb.train
+    with pytest.raises(ValueError, match="subsample size"):
+        emb.subsample(0, 10, 10)
+
+
+def test_subsample_multilabel():
+    rng = np.random.default_rng(0)
+    parts = {
+        s: FeatureSplit(rng.normal(size=(40, 3)), rng.integers(0, 2, (40, 4)))
+        for s in ("train", "val", "test")
+    }
+    emb = EmbeddingSet("toy", "pixels", **parts, class_names=list("abcd"))
+    sub = emb.subsample(10, 5, 5)
+    assert sub.train.labels.shape == (10, 4) and len(sub.test) == 5
+
+
+@pytest.mark.skipif(not (SHARED / "breastmnist.npz").exists(), reason="shared MedMNIST files absent")
+def test_medmnist_pixels_embeddings(tmp_path):
+    root = tmp_path / "mm"
+    root.mkdir()
+    shutil.copy(SHARED / "breastmnist.npz", root)
+    emb = get_embeddings("breastmnist", "pixels", size=28, root=root, progress=False)
+    assert emb.train.features.shape == (546, 784) and emb.test.features.shape == (156, 784)
+    assert emb.class_names == ["malignant", "normal, benign"]
+    assert cache_path("breastmnist", "pixels", 28, None, "test").exists()
+
+
+def test_vit_b_16_random_weights_real_code_path():
+    bundle = _tiny_bundle(n=4, size=12, channels=1)
+    fs = extract(bundle, "vit_b_16", "test", batch_size=4, weights=None, progress=False)
+    assert fs.features.shape == (4, 768) and fs.features.dtype == np.float32
+    assert np.isfinite(fs.features).all()
+    # different images give different CLS features
+    assert np.abs(fs.features[0] - fs.features[1]).max() > 1e-3
+    assert not (hf.data_dir() / "embeddings" / ".partial").exists() or not any(
+        (hf.data_dir() / "embeddings" / ".partial").iterdir()
+    )
+
+
+def test_preprocess_grey_to_rgb_224():
+    images = np.full((2, 8, 8, 1), 255, np.uint8)
+    x = hf._preprocess(images, torch.device("cpu"))
+    assert x.shape == (2, 3, 224, 224)
+    expected = (1.0 - torch.tensor(hf.IMAGENET_MEAN)) / torch.tensor(hf.IMAGENET_STD)
+    torch.testing.assert_close(x[0, :, 100, 100], expected)
+
+
+def test_missing_pretrained_weights_offline(tmp_path, monkeypatch):
+    import torchvision.models._api as api
+
+    def offline(url, *args, **kwargs):
+        raise urllib.error.URLError("Name or service not known")
+
+    monkeypatch.setattr(api, "load_state_dict_from_url", offline)
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    with pytest.raises(WeightsNotAvailableError) as err:
+        hf._load_backbone("vit_b_16", "default")
+    msg = str(err.value)
+    assert "https://download.pytorch.org/models/vit_b_16-c867db91.pth" in msg
+    assert str(tmp_path / "hub" / "checkpoints" / "vit_b_16-c867db91.pth") in msg
+    assert isinstance(err.value, FileNotFoundError)
+
+
+def test_missing_dinov2_offline(tmp_path, monkeypatch):
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("Name or service not known")
+
+    monkeypatch.setattr(torch.hub, "load", offline)
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    with pytest.raises(WeightsNotAvailableError) as err:
+        hf._load_backbone("dinov2_vitb14", "default")
+    assert hf.DINOV2_URL in str(err.value) and "facebookresearch_dinov2_main" in str(err.value)
+
+
+class _TinyNet(nn.Module):
+    """Stands in for a backbone: mean of each channel of the 224-px input, counting its calls."""
+
+    def __init__(self, fail_after: int | None = None):
+        super().__init__()
+        self.calls, self.fail_after = 0, fail_after
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.fail_after is not None and self.calls >= self.fail_after:
+            raise KeyboardInterrupt("simulated interruption")
+        self.calls += 1
+        return x.mean(dim=(2, 3))
+
+
+def test_extraction_resumes_after_interruption(monkeypatch, tmp_path):
+    bundle = _tiny_bundle(n=10, size=6, channels=3)
+    work = tmp_path / "partial"
+    nets = [_TinyNet(), _TinyNet(fail_after=2), _TinyNet()]
+    monkeypatch.setattr(hf, "_load_backbone", lambda backbone, weights: nets.pop(0))
+    kwargs = {"batch_size": 2, "chunk_size": 4, "progress": False, "weights": None}
+    reference = extract(bundle, "vit_b_16", "train", work_dir=tmp_path / "ref", **kwargs).features
+    assert reference.shape == (10, 3)
+    interrupted = nets[0]
+    with pytest.raises(KeyboardInterrupt):
+        extract(bundle, "vit_b_16", "train", work_dir=work, **kwargs)
+    assert interrupted.calls == 2 and sorted(p.name for p in work.glob("chunk_*")) == ["chunk_000000000.npy"]
+    resumed_net = nets[0]
+    resumed = extract(bundle, "vit_b_16", "train", work_dir=work, **kwargs).features
+    assert resumed_net.calls == 3  # batches of items 4..9 only: the first chunk came from disk
+    np.testing.assert_allclose(resumed, reference, rtol=1e-6)
+    assert not work.exists()  # chunks removed once complete
+
+
+def test_partial_chunks_of_another_job_are_discarded(monkeypatch, tmp_path):
+    work = tmp_path / "partial"
+    work.mkdir()
+    (work / "job.json").write_text(json.dumps({"dataset": "other"}))
+    np.save(work / "chunk_000000000.npy", np.zeros((4, 3), np.float32))
+    net = _TinyNet()
+    monkeypatch.setattr(hf, "_load_backbone", lambda backbone, weights: net)
+    out = extract(
+        _tiny_bundle(n=4, size=6, channels=3),
+        "vit_b_16",
+        "val",
+        batch_size=4,
+        chunk_size=4,
+        work_dir=work,
+        progress=False,
+        weights=None,
+    )
+    assert net.calls == 1 and np.abs(out.features).sum() > 0
