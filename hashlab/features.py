@@ -169,8 +169,15 @@ def _weights_tag(backbone: str, weights: str | None) -> str:
 # ---------------------------------------------------------------------------------------------------- pixels
 def pixel_stats(train_images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-feature mean and std (floored to 1 below 1e-6) of flattened [0, 1] training pixels."""
-    flat = train_images.reshape(len(train_images), -1).astype(np.float64) / 255.0
-    mean, std = flat.mean(axis=0), flat.std(axis=0)
+    flat = train_images.reshape(len(train_images), -1)
+    total = np.zeros(flat.shape[1])
+    squares = np.zeros(flat.shape[1])
+    for start in range(0, len(flat), 8192):  # chunked: no float64 copy of a large training split
+        block = flat[start : start + 8192].astype(np.float64) / 255.0
+        total += block.sum(axis=0)
+        squares += np.square(block).sum(axis=0)
+    mean = total / len(flat)
+    std = np.sqrt(np.maximum(squares / len(flat) - mean**2, 0.0))
     std[std < STD_FLOOR] = 1.0
     return mean.astype(np.float32), std.astype(np.float32)
 
