@@ -158,3 +158,471 @@ def test_gradient_reaches_h(name):
     loss = get_loss(name, 3, 2)
     loss(h, torch.tensor(Y3)).total.backward()
     assert h.grad is not None and torch.isfinite(h.grad).all() and h.grad.abs().sum() > 0
+
+
+# ---------------------------------------------------------------- helpers shared by the remaining losses
+
+H4 = [[0.5, -0.2, 0.9], [0.1, 0.7, -0.4], [-0.6, 0.3, 0.8], [0.2, -0.9, -0.1]]
+Y4 = [0, 0, 1, 1]
+
+
+def _nll_pairs(h, y, scale=0.5):
+    out = []
+    for i, j in _pairs(len(h)):
+        theta = scale * _dot(h[i], h[j])
+        s = 1.0 if y[i] == y[j] else 0.0
+        out.append(math.log(1 + math.exp(theta)) - s * theta)
+    return out
+
+
+def _triplets(y):
+    n = len(y)
+    return [
+        (a, p, q)
+        for a in range(n)
+        for p in range(n)
+        for q in range(n)
+        if p != a and y[p] == y[a] and y[q] != y[a]
+    ]
+
+
+# ---------------------------------------------------------------- DHN
+
+
+def test_dhn_value_log_cosh():
+    lam = 0.7
+    out = get_loss("dhn", 3, 2, quant_weight=lam)(_h(), torch.tensor(Y3))
+    nll = _nll_pairs(H3, Y3)
+    quant = sum(math.log(math.cosh(abs(v) - 1)) for row in H3 for v in row) / 9
+    assert out.total.item() == pytest.approx(sum(nll) / 6 + lam * quant, rel=1e-10)
+
+
+# ---------------------------------------------------------------- HashNet
+
+
+def test_hashnet_weighted_likelihood():
+    alpha = 0.8
+    loss = get_loss("hashnet", 3, 2, alpha=alpha)
+    out = loss(_h(), torch.tensor(Y3))
+    pairs = _pairs(3)
+    sim = {p: 1.0 if Y3[p[0]] == Y3[p[1]] else 0.0 for p in pairs}
+    n_s, n_1 = len(pairs), sum(sim.values())
+    n_0 = n_s - n_1
+    total = 0.0
+    for i, j in pairs:
+        ip = alpha * _dot(H3[i], H3[j])
+        w = n_s / n_1 if sim[(i, j)] else n_s / n_0
+        total += w * (math.log(1 + math.exp(ip)) - sim[(i, j)] * ip)
+    assert out.total.item() == pytest.approx(total / n_s, rel=1e-10)
+
+
+def test_hashnet_defaults_and_beta():
+    loss = get_loss("hashnet", 16, 4)
+    assert loss.alpha == pytest.approx(10 / 16) and loss.beta == 1.0
+    z = torch.tensor([[0.3, -0.2]])
+    loss.beta = 4.0
+    assert torch.allclose(loss.activation(z), torch.tanh(4.0 * z))
+    for bad in (0.0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="beta"):
+            loss.beta = bad
+
+
+# ---------------------------------------------------------------- triplet / DNNH
+
+
+@pytest.mark.parametrize("labels", [Y4, [0, 1, 0, 1]])
+def test_triplet_batch_all_value_and_reductions(labels):
+    m = 0.5
+    loss = get_loss("triplet", 3, 2, margin=m)
+    trip = _triplets(labels)
+    assert len(trip) == 8
+    vals = [max(0.0, m + _sqdist(H4[a], H4[p]) - _sqdist(H4[a], H4[q])) for a, p, q in trip]
+    assert loss(_h(H4), torch.tensor(labels)).total.item() == pytest.approx(sum(vals) / len(vals), rel=1e-10)
+    loss.reduction = "active"
+    act = [v for v in vals if v > 0]
+    assert loss(_h(H4), torch.tensor(labels)).total.item() == pytest.approx(sum(act) / len(act), rel=1e-10)
+    if labels != Y4:
+        assert 0 < len(act) < len(vals)
+
+
+def test_triplet_batch_hard_value():
+    m = 1.0
+    loss = get_loss("triplet", 3, 2, margin=m, mining="hard")
+    vals = []
+    for a in range(4):
+        dp = max(_sqdist(H4[a], H4[p]) for p in range(4) if p != a and Y4[p] == Y4[a])
+        dn = min(_sqdist(H4[a], H4[q]) for q in range(4) if Y4[q] != Y4[a])
+        vals.append(max(0.0, m + dp - dn))
+    assert loss(_h(H4), torch.tensor(Y4)).total.item() == pytest.approx(sum(vals) / 4, rel=1e-10)
+
+
+def test_triplet_no_valid_triplet_is_zero_with_graph():
+    h = _h(H4)
+    out = get_loss("triplet", 3, 4)(h, torch.tensor([0, 1, 2, 3]))
+    assert out.total.item() == 0.0 and out.total.requires_grad
+
+
+def test_dnnh_value_in_01_units():
+    loss = get_loss("dnnh", 3, 2)
+    assert loss.margin == 1.0 and loss.head == "divide_encode"
+    s = [[(v + 1) / 2 for v in row] for row in H4]
+    vals = [max(0.0, 1.0 + _sqdist(s[a], s[p]) - _sqdist(s[a], s[q])) for a, p, q in _triplets(Y4)]
+    assert loss(_h(H4), torch.tensor(Y4)).total.item() == pytest.approx(sum(vals) / len(vals), rel=1e-10)
+
+
+def test_dnnh_activation_and_piecewise_threshold():
+    from hashlab.losses import piecewise_threshold
+
+    s = torch.tensor([0.1, 0.39, 0.45, 0.5, 0.58, 0.61, 0.95])
+    expected = torch.tensor([0.0, 0.0, 0.45, 0.5, 0.58, 1.0, 1.0])
+    assert torch.allclose(piecewise_threshold(s, 0.1), expected)
+    loss = get_loss("dnnh", 4, 2)
+    z = torch.tensor([[-3.0, -0.1, 0.2, 4.0]])
+    h = loss.activation(z)
+    assert torch.allclose(h, 2 * torch.sigmoid(z) - 1)
+    assert torch.equal(torch.sign(h), torch.sign(z))  # ±1 code = thresholded sigmoid mapped by b = 2s - 1
+    assert torch.equal(loss.binarize_sigmoid(torch.sigmoid(z)), (z >= 0).float())
+    loss.threshold_in_training = True
+    assert torch.allclose(
+        loss.activation(z),
+        torch.tensor(
+            [
+                [
+                    -1.0,
+                    2 * torch.sigmoid(torch.tensor(-0.1)).item() - 1,
+                    2 * torch.sigmoid(torch.tensor(0.2)).item() - 1,
+                    1.0,
+                ]
+            ]
+        ),
+    )
+
+
+# ---------------------------------------------------------------- TCL
+
+
+def test_tcl_value():
+    m, lam = 5.0, 0.01
+    loss = get_loss("tcl", 3, 3)
+    assert loss.margin == m and loss.tcl_weight == lam
+    centers = [[1.0, 0.0, -1.0], [0.0, 1.0, 0.5], [-1.0, -1.0, 0.0]]
+    with torch.no_grad():
+        loss.centers.copy_(torch.tensor(centers))
+        loss.classifier.weight.zero_()
+        loss.classifier.bias.zero_()
+    y = [0, 1, 2, 0]
+    per = []
+    for i, row in enumerate(H4):
+        d = [0.5 * _sqdist(row, c) for c in centers]
+        per.append(max(d[y[i]] + m - min(d[j] for j in range(3) if j != y[i]), 0.0))
+    out = loss(_h(H4).float(), torch.tensor(y))
+    assert out.parts["tcl"].item() == pytest.approx(sum(per), rel=1e-6)
+    assert out.total.item() == pytest.approx(
+        lam * sum(per) + math.log(3), rel=1e-6
+    )  # zero classifier: CE = log C
+    loss.margin = 0.5
+    per2 = []
+    for i, row in enumerate(H4):
+        d = [0.5 * _sqdist(row, c) for c in centers]
+        per2.append(max(d[y[i]] + 0.5 - min(d[j] for j in range(3) if j != y[i]), 0.0))
+    assert loss(_h(H4).float(), torch.tensor(y)).parts["tcl"].item() == pytest.approx(sum(per2), rel=1e-6)
+
+
+def test_tcl_rejects_multi_hot():
+    with pytest.raises(ValueError, match="single-label"):
+        get_loss("tcl", 3, 2)(_h().float(), torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]))
+
+
+# ---------------------------------------------------------------- CSQ
+
+
+def test_csq_hadamard_centres_and_value():
+    lam = 0.5
+    loss = get_loss("csq", 4, 3, quant_weight=lam)
+    sylvester = [[1, 1, 1, 1], [1, -1, 1, -1], [1, 1, -1, -1]]
+    assert loss.centers.tolist() == sylvester
+    h = [[0.5, -0.2, 0.9, 0.1], [0.1, 0.7, -0.4, -0.8], [-0.6, 0.3, 0.8, 0.2]]
+    y = [2, 0, 1]
+    bce = []
+    for i, row in enumerate(h):
+        for k, v in enumerate(row):
+            p, t = (v + 1) / 2, (sylvester[y[i]][k] + 1) / 2
+            bce.append(-(t * math.log(p) + (1 - t) * math.log(1 - p)))
+    quant = sum((abs(v) - 1) ** 2 for row in h for v in row) / 12
+    out = loss(torch.tensor(h, dtype=torch.float64), torch.tensor(y))
+    assert out.total.item() == pytest.approx(sum(bce) / 12 + lam * quant, rel=1e-9)
+
+
+def test_csq_bernoulli_centres_seeded_and_multi_hot():
+    from hashlab.losses import hash_centers
+
+    a, b = hash_centers(5, 6, seed=3), hash_centers(5, 6, seed=3)
+    assert torch.equal(a, b) and set(a.unique().tolist()) == {-1.0, 1.0}
+    dist = (6 - a @ a.T) / 2
+    assert dist[~torch.eye(5, dtype=torch.bool)].min() >= 1  # all centres distinct
+    loss = get_loss("csq", 4, 3)
+    multi = torch.tensor([[1.0, 1.0, 0.0]])
+    expected = [1.0 if v >= 0 else -1.0 for v in (loss.centers[0] + loss.centers[1]).tolist()]
+    assert loss.targets(multi)[0].tolist() == expected
+
+
+# ---------------------------------------------------------------- DSDH
+
+
+def _dsdh(n=6, bits=3, **kw):
+    loss = get_loss("dsdh", bits, 2, **kw)
+    labels = torch.tensor([0, 1, 0, 1, 1, 0][:n])
+    loss.prepare(labels)
+    return loss, labels
+
+
+def test_dsdh_forward_before_and_after_b_step():
+    qw = 0.4
+    loss, labels = _dsdh(quant_weight=qw)
+    idx = torch.tensor([0, 2, 3])
+    y = labels[idx].tolist()
+    out = loss(_h(), labels[idx], index=idx)
+    quant = sum((v - _sgn(v)) ** 2 for row in H3 for v in row) / 9
+    assert out.total.item() == pytest.approx(sum(_nll_pairs(H3, y)) / 6 + qw * quant, rel=1e-6)
+    torch.manual_seed(0)
+    loss(torch.tanh(torch.randn(6, 3)), labels, index=torch.arange(6))
+    loss.on_epoch_end()
+    b = loss.B[idx].tolist()
+    quant_b = sum((H3[i][k] - b[i][k]) ** 2 for i in range(3) for k in range(3)) / 9
+    out = loss(_h(), labels[idx], index=idx)
+    assert out.total.item() == pytest.approx(sum(_nll_pairs(H3, y)) / 6 + qw * quant_b, rel=1e-6)
+
+
+def test_dsdh_b_step_never_increases_objective():
+    torch.manual_seed(1)
+    loss = get_loss("dsdh", 8, 4, dcc_iter=3)
+    labels = torch.randint(0, 4, (40,))
+    loss.prepare(labels)
+    loss(torch.tanh(torch.randn(40, 8)), labels, index=torch.arange(40))
+    loss.w_step()
+    previous = loss.objective()
+    for _ in range(5):
+        loss.b_step()
+        now = loss.objective()
+        assert now <= previous + 1e-9
+        previous = now
+        loss.w_step()
+        now = loss.objective()
+        assert now <= previous + 1e-9
+        previous = now
+    # the full objective written plainly, from the stored tensors
+    b, w, y, u = (t.double() for t in (loss.B, loss.W, loss.Y, loss.U))
+    plain = (y - b @ w).pow(2).sum() + 0.1 * w.pow(2).sum() + 55 * (b - u).pow(2).sum()
+    assert previous == pytest.approx(plain.item(), rel=1e-9)
+    assert set(loss.B.unique().tolist()) == {-1.0, 1.0}
+
+
+def test_dsdh_needs_prepare_index_and_matching_labels():
+    loss = get_loss("dsdh", 3, 2)
+    with pytest.raises(ValueError, match="prepare"):
+        loss(_h(), torch.tensor(Y3), index=torch.arange(3))
+    loss, labels = _dsdh()
+    with pytest.raises(ValueError, match="index"):
+        loss(_h(), torch.tensor(Y3))
+    with pytest.raises(ValueError, match="do not match"):
+        loss(_h(), torch.tensor([1, 1, 1]), index=torch.tensor([0, 2, 5]))
+
+
+# ---------------------------------------------------------------- CNNH
+
+
+def test_cnnh_stage1_beats_random_codes():
+    torch.manual_seed(0)
+    bits, n = 8, 45
+    labels = torch.randint(0, 4, (n,))
+    loss = get_loss("cnnh", bits, 4)
+    loss.prepare(labels)
+    h = loss.H.double()
+    assert h.shape == (n, bits) and set(h.unique().tolist()) == {-1.0, 1.0}
+    s = (labels[:, None] == labels[None, :]).double()
+    fitted = ((h @ h.T) / bits - s).pow(2).sum().item()
+    gen = torch.Generator().manual_seed(0)
+    random_errs = []
+    for _ in range(20):
+        r = torch.randint(0, 2, (n, bits), generator=gen).double() * 2 - 1
+        random_errs.append(((r @ r.T) / bits - s).pow(2).sum().item())
+    assert fitted < 0.5 * min(random_errs)
+    hist = loss.stage1_history
+    assert all(b <= a + 1e-9 for a, b in zip(hist, hist[1:], strict=False))
+    assert hist[-1] == pytest.approx(fitted, rel=1e-9)  # the reduced objective equals the full one
+
+
+def test_cnnh_stage2_regression_and_classifier():
+    labels = torch.tensor([0, 1, 0, 1, 1])
+    loss = get_loss("cnnh", 3, 2, cls_weight=1.0)
+    loss.prepare(labels)
+    idx = torch.tensor([4, 0, 2])
+    with torch.no_grad():
+        loss.classifier.weight.zero_()
+        loss.classifier.bias.zero_()
+    target = loss.H[idx].tolist()
+    mse = sum((H3[i][k] - target[i][k]) ** 2 for i in range(3) for k in range(3)) / 9
+    out = loss(_h().float(), labels[idx], index=idx)
+    assert out.total.item() == pytest.approx(mse + math.log(2), rel=1e-6)
+
+
+def test_cnnh_multi_label_groups():
+    labels = torch.tensor([[1, 0, 1], [1, 0, 1], [0, 1, 0], [0, 0, 1]], dtype=torch.float32)
+    loss = get_loss("cnnh", 6, 3)
+    loss.prepare(labels)
+    assert torch.equal(loss.H[0], loss.H[1]) and loss.group_codes.shape == (3, 6)
+
+
+# ---------------------------------------------------------------- DSH-GAN
+
+
+def _gan_setup(**kw):
+    torch.manual_seed(0)
+    head = torch.nn.Linear(5, 4).double()
+    loss = get_loss("dshgan", 4, 3, noise_dim=3, hidden=8, **kw).double()
+    feats = torch.randn(4, 5, dtype=torch.float64)
+    labels = torch.tensor([0, 1, 2, 0])
+
+    def enc(f):
+        return loss.activation(head(f))
+
+    return head, loss, feats, labels, enc
+
+
+def test_dshgan_parts_match_formulas():
+    head, loss, feats, labels, enc = _gan_setup()
+    torch.manual_seed(5)
+    out = loss(enc(feats), labels, features=feats, encoder=enc)
+    torch.manual_seed(5)
+    xp, xn, yp, yn = loss.synthesize(labels, 5)
+    h, hp, hn = (enc(t).tolist() for t in (feats, xp, xn))
+    neg_cls = yn.argmax(1).tolist()
+    assert all(n != y for n, y in zip(neg_cls, labels.tolist(), strict=True))
+    t = [[(v + 1) / 2 for v in r] for r in h]
+    tp = [[(v + 1) / 2 for v in r] for r in hp]
+    tn = [[(v + 1) / 2 for v in r] for r in hn]
+    trip = [max(0.0, 1.0 + _sqdist(t[i], tp[i]) - _sqdist(t[i], tn[i])) for i in range(4)]
+    assert out.parts["triplet"].item() == pytest.approx(sum(trip) / 4, rel=1e-9)
+
+    def ce(codes, cls):
+        logits = loss.classifier(torch.tensor(codes, dtype=torch.float64)).tolist()
+        vals = [math.log(sum(math.exp(v) for v in row)) - row[c] for row, c in zip(logits, cls, strict=True)]
+        return sum(vals) / len(vals)
+
+    y = labels.tolist()
+    cls = (ce(h, y) + ce(hp, y) + ce(hn, neg_cls)) / 3
+    assert out.parts["classification"].item() == pytest.approx(cls, rel=1e-9)
+
+    def prob_real(codes):
+        return [
+            1 / (1 + math.exp(-v))
+            for v in loss.adversary(torch.tensor(codes, dtype=torch.float64)).squeeze(1).tolist()
+        ]
+
+    adv = (
+        sum(-math.log(p) for p in prob_real(h)) / 4
+        + sum(-math.log(1 - p) for p in prob_real(hp)) / 4
+        + sum(-math.log(1 - p) for p in prob_real(hn)) / 4
+    ) / 3
+    assert out.parts["adversarial"].item() == pytest.approx(adv, rel=1e-9)
+
+
+def test_dshgan_gradient_reversal_sign():
+    head, loss, feats, labels, enc = _gan_setup(triplet_weight=0.0, cls_weight=0.0)
+    gen_p, adv_p, head_p = (
+        list(loss.generator.parameters()),
+        list(loss.adversary.parameters()),
+        list(head.parameters()),
+    )
+    torch.manual_seed(7)
+    total = loss(enc(feats), labels, features=feats, encoder=enc).total
+    g = torch.autograd.grad(total, gen_p + adv_p + head_p)
+    # reference: the same l_a computed plainly, without any reversal
+    torch.manual_seed(7)
+    xp, xn, _, _ = loss.synthesize(labels, 5)
+    pr, pp, pn = (torch.sigmoid(loss.adversary(enc(t)).squeeze(1)) for t in (feats, xp, xn))
+    la = (-(pr.log().mean()) - (1 - pp).log().mean() - (1 - pn).log().mean()) / 3
+    r = torch.autograd.grad(la, gen_p + adv_p + head_p)
+    ng = len(gen_p)
+    for got, ref in zip(g[:ng], r[:ng], strict=True):  # generator: -grad l_a
+        assert torch.allclose(got, -ref, atol=1e-10)
+    for got, ref in zip(g[ng:], r[ng:], strict=True):  # adversary and hash head: +grad l_a
+        assert torch.allclose(got, ref, atol=1e-10)
+    assert sum(t.abs().sum() for t in r[:ng]) > 0 and sum(t.abs().sum() for t in r[ng:]) > 0
+
+
+def test_dshgan_lazy_feature_dim_and_checks():
+    head, loss, feats, labels, enc = _gan_setup()
+    assert loss.feature_dim is None
+    loss(enc(feats), labels, features=feats, encoder=enc)
+    assert loss.feature_dim == 5
+    with pytest.raises(ValueError, match="encoder"):
+        loss(enc(feats), labels)
+    bound = get_loss("dshgan", 4, 3)
+    bound.bind_feature_dim(7)
+    assert bound.generator.out.weight.shape == (7, 256)
+    with pytest.raises(ValueError, match="feature_dim"):
+        bound.bind_feature_dim(8)
+
+
+# ---------------------------------------------------------------- shared properties of all losses
+
+
+def _call(name, h, labels, bits=3, n_classes=3):
+    loss = get_loss(name, bits, n_classes).double()
+    head = torch.nn.Linear(5, bits).double()
+    n = h.shape[0]
+    feats = torch.randn(n, 5, dtype=torch.float64)
+    if loss.needs_index:
+        loss.prepare(labels)
+    ctx = {"index": torch.arange(n), "features": feats, "encoder": lambda f: loss.activation(head(f))}
+    return loss, head, loss(h, labels, **ctx)
+
+
+MARGIN_LOSSES = ["dsh", "triplet", "dnnh", "tcl", "dshgan"]
+
+
+@pytest.mark.parametrize("name", sorted(set(available_losses())))
+def test_gradient_reaches_h_and_loss_parameters(name):
+    torch.manual_seed(0)
+    h = torch.tensor(H4, dtype=torch.float64, requires_grad=True)
+    loss, head, out = _call(name, h, torch.tensor([0, 0, 1, 2]))
+    assert out.total.dim() == 0 and torch.isfinite(out.total)
+    out.total.backward()
+    assert h.grad is not None and h.grad.abs().sum() > 0
+    for pname, p in loss.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), pname
+    if name == "dshgan":
+        assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in head.parameters())
+
+
+@pytest.mark.parametrize("name", MARGIN_LOSSES)
+def test_margin_is_mutable_and_changes_value(name):
+    torch.manual_seed(0)
+    h = torch.tensor(H4, dtype=torch.float64)
+    labels = torch.tensor([0, 0, 1, 2])
+    loss = get_loss(name, 3, 3).double()
+    head = torch.nn.Linear(5, 3).double()
+    ctx = {"features": torch.randn(4, 5, dtype=torch.float64), "encoder": lambda f: loss.activation(head(f))}
+    torch.manual_seed(1)
+    v1 = loss(h, labels, **ctx).total.item()
+    loss.margin = loss.margin * 3 + 1
+    torch.manual_seed(1)
+    v2 = loss(h, labels, **ctx).total.item()
+    assert v2 > v1
+    loss.margin = torch.full((4,), 0.0)
+    torch.manual_seed(1)
+    assert loss(h, labels, **ctx).total.item() < v2
+    with pytest.raises(ValueError, match="margin"):
+        loss.margin = -1.0
+
+
+@pytest.mark.parametrize("name", sorted(set(available_losses())))
+def test_every_loss_rejects_wrong_label_shape(name):
+    h = torch.tensor(H4, dtype=torch.float64)
+    loss = get_loss(name, 3, 3)
+    if loss.needs_index:
+        loss.prepare(torch.tensor([0, 1, 2, 0]))
+    for bad in (torch.tensor([0, 1, 2]), torch.zeros(4, 2), torch.zeros(4, 3, 1)):
+        with pytest.raises(ValueError, match="labels"):
+            loss(h, bad, index=torch.arange(4))

@@ -10,8 +10,17 @@ from .base import (
     register_loss,
     sign_codes,
 )
+from .cnnh import CNNHLoss
+from .csq import CSQLoss, hash_centers
+from .dhn import DHNLoss
+from .dnnh import DNNHLoss, piecewise_threshold
 from .dpsh import DPSHLoss
+from .dsdh import DSDHLoss
 from .dsh import DSHLoss
+from .dshgan import DSHGANLoss, grad_reverse
+from .hashnet import HashNetLoss
+from .tcl import TCLLoss
+from .triplet import TripletLoss, triplet_hinge
 
 __all__ = [
     "THESIS_METHODS",
@@ -22,6 +31,19 @@ __all__ = [
     "loss_class",
     "register_loss",
     "sign_codes",
+    "CNNHLoss",
+    "CSQLoss",
+    "DHNLoss",
+    "DNNHLoss",
     "DPSHLoss",
+    "DSDHLoss",
     "DSHLoss",
+    "DSHGANLoss",
+    "HashNetLoss",
+    "TCLLoss",
+    "TripletLoss",
+    "grad_reverse",
+    "hash_centers",
+    "piecewise_threshold",
+    "triplet_hinge",
 ]

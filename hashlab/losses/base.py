@@ -133,11 +133,14 @@ class HashLoss(nn.Module):
         """The margin as a tensor on ``ref``'s device broadcastable to ``ref``.
 
         A 0-d margin broadcasts everywhere; a ``(B,)`` margin is read as one value per anchor (first index) and
-        gets ``per_anchor_dims`` trailing singleton dims; any other shape must broadcast to ``ref``.
+        gets ``per_anchor_dims`` trailing singleton dims; a ``(B, B)`` margin of a triplet loss (``ref`` indexed
+        ``[a, p, n]``) is the (anchor, negative) pair's margin; any other shape must broadcast to ``ref``.
         """
         m = torch.as_tensor(self.margin, dtype=ref.dtype, device=ref.device)
         if m.dim() == 1 and per_anchor_dims > 0 and m.shape[0] == ref.shape[0]:
             m = m.reshape(-1, *([1] * per_anchor_dims))
+        elif m.dim() == 2 and ref.dim() == 3 and m.shape == ref.shape[:1] * 2:
+            m = m[:, None, :]  # per-pair margin of a triplet loss: the (anchor, negative) pair's value
         try:
             torch.broadcast_shapes(m.shape, ref.shape)
         except RuntimeError as exc:
