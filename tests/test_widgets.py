@@ -1,0 +1,200 @@
+"""Widget callbacks, exercised without a browser: a click or a slider move must retrain and redraw, and an error
+inside the callback must be visible (output area and ``last_error``), never swallowed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hashlab import experiment, widgets
+from hashlab.features import EmbeddingSet, FeatureSplit
+
+EPOCHS = 2
+
+
+def _toy_embeddings(n_per_class: int = 30, n_classes: int = 3, dim: int = 16, seed: int = 0) -> EmbeddingSet:
+    """Well separated Gaussian blobs: a trained head must beat chance (1/3) on them by a wide margin."""
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(scale=4.0, size=(n_classes, dim)).astype(np.float32)
+
+    def split(n: int) -> FeatureSplit:
+        labels = np.repeat(np.arange(n_classes), n).astype(np.int64)
+        feats = centers[labels] + rng.normal(size=(len(labels), dim)).astype(np.float32)
+        return FeatureSplit(features=feats.astype(np.float32), labels=labels)
+
+    return EmbeddingSet(
+        dataset="digits",
+        backbone="pixels",
+        train=split(n_per_class),
+        val=split(n_per_class // 3),
+        test=split(n_per_class // 3),
+        class_names=["a", "b", "c"],
+        meta={},
+    )
+
+
+@pytest.fixture(scope="module")
+def embeddings() -> EmbeddingSet:
+    return _toy_embeddings()
+
+
+def _texts(output) -> str:
+    return "".join(o.get("text", "") for o in output.outputs if o["output_type"] == "stream")
+
+
+def _pngs(output) -> list[str]:
+    return [o["data"]["image/png"] for o in output.outputs if "image/png" in o.get("data", {})]
+
+
+def _htmls(output) -> list[str]:
+    return [o["data"]["text/html"] for o in output.outputs if "text/html" in o.get("data", {})]
+
+
+# ------------------------------------------------------------------------------------ bit-length explorer
+def test_bit_slider_retrains_with_new_bits_and_redraws(embeddings):
+    ex = widgets.BitLengthExplorer(embeddings, bits=8, epochs=EPOCHS, batch_size=32, seed=0)
+    ex.run_once()
+    first_outputs, first_codes = ex.output.outputs, ex.result.codes["test"]
+    assert first_codes.shape == (len(embeddings.test.labels), 8)
+    assert "Bit length: 8" in _texts(ex.output)
+    assert len(_pngs(ex.output)) == 1 and len(_htmls(ex.output)) == 1
+    assert ex.result.metrics["knn_acc"] > 0.6  # 3 separable classes: chance is 1/3
+
+    ex.bits.value = 16  # what releasing the slider does in the browser: the observer retrains
+    assert ex.runs == 2 and ex.last_error is None
+    assert ex.result.config.bits == 16
+    assert ex.result.codes["test"].shape == (len(embeddings.test.labels), 16)
+    assert ex.result.codes["test"].dtype == np.int8 and set(np.unique(ex.result.codes["test"])) <= {-1, 1}
+    assert ex.output.outputs != first_outputs
+    assert "Bit length: 16" in _texts(ex.output) and "Bit length: 8" not in _texts(ex.output)
+    assert _pngs(ex.output)[0] != first_outputs[2]["data"]["image/png"]  # a new figure
+    assert ex.figures["hamming"].axes[0].get_xlim()[1] == pytest.approx(16.5)
+    assert not ex.bits.disabled  # re-enabled after the run
+    assert ex.progress.value == ex.progress.max == EPOCHS  # per-epoch progress reached the end
+
+
+def test_same_seed_same_codes(embeddings):
+    a = widgets.BitLengthExplorer(embeddings, bits=8, epochs=EPOCHS, batch_size=32, seed=3)
+    b = widgets.BitLengthExplorer(embeddings, bits=8, epochs=EPOCHS, batch_size=32, seed=3)
+    np.testing.assert_array_equal(a.run_once().codes["test"], b.run_once().codes["test"])
+
+
+def test_broken_callback_is_shown_and_recorded(embeddings, monkeypatch):
+    ex = widgets.BitLengthExplorer(embeddings, bits=8, epochs=EPOCHS, batch_size=32)
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("simulated training failure")
+
+    monkeypatch.setattr(experiment, "run", boom)
+    ex.bits.value = 12  # the slider callback must not swallow the error
+    assert isinstance(ex.last_error, RuntimeError) and "simulated training failure" in str(ex.last_error)
+    assert "Traceback" in ex.last_traceback and "boom" in ex.last_traceback
+    shown = "".join(o["text"] for o in ex.output.outputs if o.get("name") == "stderr")
+    assert "RuntimeError" in shown and "simulated training failure" in shown and "Traceback" in shown
+    assert "failed" in ex.status.value and ex.progress.bar_style == "danger"
+    assert not ex.bits.disabled and ex.result is None and ex.runs == 0
+    with pytest.raises(RuntimeError, match="simulated"):
+        ex.run_once()  # called directly, the error also propagates
+
+
+def test_error_is_cleared_by_a_later_successful_run(embeddings, monkeypatch):
+    ex = widgets.BitLengthExplorer(embeddings, bits=8, epochs=EPOCHS, batch_size=32)
+    real_run = experiment.run
+    monkeypatch.setattr(experiment, "run", lambda *a, **k: (_ for _ in ()).throw(ValueError("bad")))
+    ex.bits.value = 12
+    assert isinstance(ex.last_error, ValueError)
+    monkeypatch.setattr(experiment, "run", real_run)
+    ex.bits.value = 16
+    assert ex.last_error is None and ex.result.config.bits == 16
+    assert "Traceback" not in _texts(ex.output) and "Bit length: 16" in _texts(ex.output)
+
+
+def test_bit_length_explorer_rejects_bad_arguments(embeddings):
+    with pytest.raises(ValueError, match="bit_range"):
+        widgets.BitLengthExplorer(embeddings, bits=100)
+    with pytest.raises(ValueError, match="set by the explorer"):
+        widgets.BitLengthExplorer(embeddings, bits=8, backbone="vit_b_16")
+
+
+# --------------------------------------------------------------------------------------- experiment explorer
+def test_explorer_click_trains_selected_method_and_draws_results(embeddings):
+    ex = widgets.ExperimentExplorer(
+        embeddings=embeddings, method="dpsh", bits=8, epochs=EPOCHS, batch_size=32
+    )
+    assert ex.method.options == tuple(widgets_losses())
+    assert ex.margin.disabled and not ex.has_margin  # DPSH has no margin
+    ex.method.value = "dsh"
+    assert not ex.margin.disabled and ex.margin.value == pytest.approx(2.0 * 8)  # DSH: epsilon = 2L
+    ex.margin.value = 10.0
+    ex.bits.value = 12
+    assert ex.margin.value == pytest.approx(2.0 * 12)  # margin default follows the bit length
+    ex.margin.value = 7.0
+    before = ex.output.outputs
+    ex.train_button.click()
+    assert ex.last_error is None, ex.last_traceback
+    assert ex.result.config.method == "dsh" and ex.result.config.bits == 12
+    assert ex.result.config.loss_kwargs == {"margin": pytest.approx(7.0)}
+    assert ex.result.model.loss.margin == pytest.approx(7.0)
+    assert ex.result.codes["test"].shape[1] == 12
+    assert ex.output.outputs != before
+    assert "dsh | 12 bits, margin 7" in _texts(ex.output)
+    assert len(_pngs(ex.output)) == 2  # Hamming histogram + confusion matrix
+    assert "knn_acc" in _htmls(ex.output)[0]
+    cm_texts = [int(t.get_text()) for t in ex.figures["confusion"].axes[0].texts]
+    assert sum(cm_texts) == len(embeddings.test.labels)  # every test query counted once
+    assert not ex.train_button.disabled and ex.train_button.description == "Train"
+
+
+def test_explorer_button_disabled_while_running(embeddings, monkeypatch):
+    ex = widgets.ExperimentExplorer(embeddings=embeddings, bits=8, epochs=EPOCHS)
+    seen = {}
+    real_run = experiment.run
+
+    def spy(*args, **kwargs):
+        seen["disabled"] = ex.train_button.disabled
+        seen["description"] = ex.train_button.description
+        seen["callbacks"] = kwargs.get("callbacks")
+        return real_run(*args, **kwargs)
+
+    monkeypatch.setattr(experiment, "run", spy)
+    ex.train_button.click()
+    assert seen["disabled"] is True and seen["description"].startswith("Training")
+    assert any(isinstance(cb, widgets._EpochProgress) for cb in seen["callbacks"])
+    assert not ex.train_button.disabled
+
+
+def test_explorer_click_error_visible(embeddings, monkeypatch):
+    ex = widgets.ExperimentExplorer(embeddings=embeddings, bits=8, epochs=EPOCHS)
+    monkeypatch.setattr(experiment, "run", lambda *a, **k: 1 / 0)
+    ex.train_button.click()
+    assert isinstance(ex.last_error, ZeroDivisionError)
+    assert "ZeroDivisionError" in "".join(o.get("text", "") for o in ex.output.outputs)
+    assert not ex.train_button.disabled
+
+
+def test_explorer_unknown_choice():
+    with pytest.raises(ValueError, match="unknown method"):
+        widgets.ExperimentExplorer(method="nope", datasets=["digits"], backbones=["pixels"])
+
+
+def test_cached_embeddings_loads_once(monkeypatch, embeddings):
+    import hashlab.features
+
+    calls = []
+
+    def fake_get(dataset, backbone, **kwargs):
+        calls.append((dataset, backbone))
+        return embeddings
+
+    widgets.clear_embedding_cache()
+    monkeypatch.setattr(hashlab.features, "get_embeddings", fake_get)
+    assert widgets.cached_embeddings("digits", "pixels") is embeddings
+    assert widgets.cached_embeddings("digits", "pixels") is embeddings
+    assert calls == [("digits", "pixels")]
+    widgets.clear_embedding_cache()
+
+
+def widgets_losses() -> list[str]:
+    from hashlab.losses import available_losses
+
+    return available_losses()
