@@ -307,6 +307,7 @@ def test_knn_euclidean_matches_reference_with_exact_ties(seed):
         np.testing.assert_array_equal(
             M.knn_predict(torch.tensor(q), torch.tensor(db), dl, k=k), ref_knn(d, dl, k)
         )
+        assert M.knn_accuracy(q, db, ql, dl, k=k) == pytest.approx(np.mean(np.array(ref_knn(d, dl, k)) == ql))
 
 
 def test_knn_vote_tie_goes_to_first_appearing_class():
