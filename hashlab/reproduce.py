@@ -556,15 +556,125 @@ def _write_table(
 
 
 # ------------------------------------------------------------------------------------------------ figures
-def _save(fig: Any, path: Path, written: dict[str, str], name: str) -> None:
-    from hashlab.plots import save_figure
+_FAMILIES = {
+    5: ("pairwise", {"cifar10": 20, "pathmnist": 21}),
+    6: ("triplet", {"cifar10": 26, "pathmnist": 27}),
+}
 
-    save_figure(fig, path)
-    written[name] = str(path)
+
+def _fig_number(numbers: dict[str, int], dataset: str) -> str:
+    """The thesis figure number for ``dataset``, or "a_b" (both datasets' numbers) for a non-thesis dataset."""
+    same = thesis_dataset_for(dataset)
+    return str(numbers[same]) if same else "_".join(str(v) for v in sorted(numbers.values()))
 
 
-def _raw_fig_number(dataset: str) -> str:
-    return {"cifar10": "18", "pathmnist": "19"}.get(thesis_dataset_for(dataset) or "", "18_19")
+def raw_confusion_figure(
+    confusion: np.ndarray,
+    class_names: Sequence[str],
+    dataset: str,
+    backbone: str,
+    k: int = THESIS_KNN_K,
+    save: Any = None,
+) -> Any:
+    """Figs. 18/19 analogue: confusion matrix of raw-embedding Euclidean KNN, test queries vs train database."""
+    from hashlab import plots
+
+    n = _fig_number({"cifar10": 18, "pathmnist": 19}, dataset).replace("_", "/")
+    title = (
+        f"Confusion Matrix (Fig. {n} analogue): raw-embedding KNN k={k}, {dataset} / {backbone}, test queries"
+    )
+    return plots.confusion_matrix_plot(confusion, class_names, title=title, save=save)
+
+
+def accuracy_vs_bits_figure(
+    cells: dict[tuple[str, int], CellResult],
+    table: int,
+    dataset: str,
+    backbone: str,
+    raw_acc: float,
+    save: Any = None,
+) -> Any:
+    """Figs. 20/21 (pairwise, ``table=5``) or 26/27 (triplet, ``table=6``) analogue: Hamming KNN accuracy (%) vs
+    bits, one line per method, raw-embedding KNN as a horizontal line, the thesis's values dashed when the dataset
+    is one of the thesis's."""
+    from hashlab import plots
+
+    family, numbers = _FAMILIES[table]
+    frame = grid_frame(cells)
+    sub = frame[frame["table"] == table]
+    if sub.empty:
+        raise ValueError(f"no {family} method (thesis Table {table}) in the grid: nothing to plot")
+    same = thesis_dataset_for(dataset)
+    ref = thesis.thesis_table(table)
+    ref = ref[ref["dataset"] == (same or "")]
+    ref_long = [
+        {"method": thesis.method_label(m), "bits": int(b), "knn_acc": v}
+        for m, b, v in zip(ref["method"], ref["bits"], ref["value"], strict=True)
+        if m in set(sub["method"])
+    ]
+    num = _fig_number(numbers, dataset).replace("_", "/")
+    return plots.metric_vs_bits(
+        sub.assign(method=sub["label"]),
+        metric="knn_acc",
+        baseline=raw_acc,
+        thesis=ref_long or None,
+        percent=True,
+        ylabel="Hamming KNN accuracy (%), test queries",
+        title=f"Fig. {num} analogue: {family} methods, {dataset} / {backbone}",
+        save=save,
+    )
+
+
+def method_confusion_figure(cell: CellResult, dataset: str, backbone: str, save: Any = None) -> Any:
+    """Figs. 22-25, 28, 29 analogue: confusion matrix of Hamming KNN (k=7) for one method and code length."""
+    from hashlab import plots
+
+    shown = [f for f in thesis.thesis_figures() if f["kind"] == "confusion" and f["method"] == cell.method]
+    ref = f" (thesis Fig. {shown[0]['number']}: {shown[0]['dataset']})" if shown else ""
+    title = (
+        f"Confusion Matrix: {thesis.method_label(cell.method)} {cell.bits} bits, {dataset} / {backbone}{ref}"
+    )
+    return plots.confusion_matrix_plot(np.asarray(cell.confusion), cell.class_names, title=title, save=save)
+
+
+def training_cost_figure(
+    cells: dict[tuple[str, int], CellResult], dataset: str, backbone: str, hardware: str, save: Any = None
+) -> Any:
+    """Fig. 30 analogue: training wall-clock seconds vs bits for DNNH, DSH-GAN and TCL (the thesis gives no numbers)."""
+    from hashlab import plots
+
+    frame = grid_frame(cells)
+    timed = frame[frame["method"].isin(TIMED_METHODS)]
+    if timed.empty:
+        raise ValueError(f"none of the timed methods {list(TIMED_METHODS)} is in the grid")
+    return plots.metric_vs_bits(
+        timed.assign(method=timed["label"]),
+        metric="train_seconds",
+        ylabel="training wall-clock time (s)",
+        title=f"Fig. 30 analogue (the thesis gives no numbers): training cost, {dataset} / {backbone}\n{hardware[:100]}",
+        save=save,
+    )
+
+
+def ours_vs_thesis(table: int, cells: dict[tuple[str, int], CellResult], dataset: str) -> pd.DataFrame:
+    """Table 5 or 6 side by side (``hashlab.plots.thesis_vs_ours_table`` layout): thesis (%) / ours (%) / delta per
+    bit length, methods as rows. For a non-thesis dataset the thesis column is PathMNIST's, for reference only."""
+    from hashlab import plots
+
+    ref = thesis_dataset_for(dataset) or "pathmnist"
+    wide = thesis.thesis_wide(table, ref)
+    ours = pd.DataFrame(
+        [{"method": m, "bits": b, "acc": 100 * c.metrics["knn_acc"]} for (m, b), c in cells.items()]
+    )
+    ours = ours[ours["method"].isin(wide.index)].pivot(index="method", columns="bits", values="acc")
+    wide = wide.loc[[m for m in wide.index if m in ours.index]]
+    columns = sorted(set(wide.columns) | set(ours.columns))
+    side = plots.thesis_vs_ours_table(
+        ours.reindex(columns=columns), wide.reindex(columns=columns), styled=False
+    )
+    side.index = [thesis.method_label(m) for m in side.index]
+    side.index.name = f"thesis: {ref}; ours: {dataset}"
+    return side
 
 
 def write_figures(
@@ -578,92 +688,80 @@ def write_figures(
     hardware: str,
     bundle: Any = None,
 ) -> dict[str, str]:
-    """Every result figure as PNG under ``out`` (names start with the thesis figure they stand for)."""
+    """Every result figure as PNG under ``out`` (file names start with the thesis figure they stand for)."""
+    import matplotlib.pyplot as plt
+
     from hashlab import plots
 
     written: dict[str, str] = {}
-    same = thesis_dataset_for(dataset)
-    tag = f"{dataset}, {backbone}"
+
+    def keep(name: str, filename: str, make: Callable[[Path], Any]) -> None:
+        path = out / filename
+        fig = make(path)
+        plt.close(fig)
+        written[name] = str(path)
+
     if bundle is not None:
-        fig = plots.class_sample_grid(
-            bundle, per_class=6, title=f"Fig. 17 analogue: {dataset} samples per class (train)"
+        keep(
+            "fig17",
+            f"fig17_class_samples_{dataset}.png",
+            lambda p: plots.class_sample_grid(
+                bundle, per_class=6, title=f"Fig. 17 analogue: {dataset}", save=p
+            ),
         )
-        _save(fig, out / f"fig17_class_samples_{dataset}.png", written, "fig17")
-    n = _raw_fig_number(dataset)
-    fig = plots.confusion_matrix_plot(
-        raw_confusion, class_names, title=f"Confusion Matrix: raw-embedding KNN (k=7), {tag}, test queries"
+    n = _fig_number({"cifar10": 18, "pathmnist": 19}, dataset)
+    keep(
+        f"fig{n}",
+        f"fig{n}_confusion_raw_knn_{dataset}.png",
+        lambda p: raw_confusion_figure(raw_confusion, class_names, dataset, backbone, save=p),
     )
-    _save(fig, out / f"fig{n}_confusion_raw_knn_{dataset}.png", written, f"fig{n}")
     frame = grid_frame(cells)
-    families = {
-        5: ("pairwise", {"cifar10": 20, "pathmnist": 21}),
-        6: ("triplet", {"cifar10": 26, "pathmnist": 27}),
-    }
-    for table, (family, numbers) in families.items():
-        sub = frame[frame["table"] == table]
-        if sub.empty:
-            continue
-        ref = thesis.thesis_table(table)
-        ref = ref[ref["dataset"] == (same or "")]
-        ref_long = [
-            {"method": thesis.method_label(m), "bits": int(b), "knn_acc": v}
-            for m, b, v in zip(ref["method"], ref["bits"], ref["value"], strict=True)
-        ]
-        num = str(numbers[same]) if same else f"{min(numbers.values())}_{max(numbers.values())}"
-        fig = plots.metric_vs_bits(
-            sub.assign(method=sub["label"]),
-            metric="knn_acc",
-            baseline=raw_acc,
-            thesis=ref_long or None,
-            percent=True,
-            ylabel="Hamming KNN accuracy (%)",
-            title=f"Fig. {num.replace('_', '/')} analogue: {family} methods, {tag}",
-        )
-        _save(fig, out / f"fig{num}_accuracy_vs_bits_{family}_{dataset}.png", written, f"fig{num}")
+    for table, (family, numbers) in _FAMILIES.items():
+        if (frame["table"] == table).any():
+            num = _fig_number(numbers, dataset)
+            keep(
+                f"fig{num}",
+                f"fig{num}_accuracy_vs_bits_{family}_{dataset}.png",
+                lambda p, t=table: accuracy_vs_bits_figure(cells, t, dataset, backbone, raw_acc, save=p),
+            )
     top = max(b for (_, b) in cells) if cells else None
     for info in thesis.thesis_figures():
-        if info["kind"] != "confusion" or info["method"] in (None, "raw_knn"):
-            continue
-        cell = cells.get((info["method"], top))
-        if cell is None:
-            continue
-        fig = plots.confusion_matrix_plot(
-            np.asarray(cell.confusion),
-            class_names,
-            title=f"Confusion Matrix: {thesis.method_label(info['method'])} {top} bits, {tag} (Fig. {info['number']}: {info['dataset']})",
+        cell = cells.get((info["method"], top)) if info["kind"] == "confusion" else None
+        if cell is not None:
+            keep(
+                f"fig{info['number']}",
+                f"fig{info['number']}_confusion_{cell.method}_{top}bits_{dataset}.png",
+                lambda p, c=cell: method_confusion_figure(c, dataset, backbone, save=p),
+            )
+    if frame["method"].isin(TIMED_METHODS).any():
+        keep(
+            "fig30",
+            f"fig30_training_cost_{dataset}.png",
+            lambda p: training_cost_figure(cells, dataset, backbone, hardware, save=p),
         )
-        _save(
-            fig,
-            out / f"fig{info['number']}_confusion_{info['method']}_{top}bits_{dataset}.png",
-            written,
-            f"fig{info['number']}",
+    if "map" in frame:
+        keep(
+            "extra_map",
+            f"extra_map_vs_bits_{dataset}.png",
+            lambda p: plots.metric_vs_bits(
+                frame.assign(method=frame["label"]),
+                metric="map",
+                title=f"mAP vs code length (not in the thesis), {dataset} / {backbone}, test queries",
+                save=p,
+            ),
         )
-    timed = frame[frame["method"].isin(TIMED_METHODS)]
-    if not timed.empty:
-        fig = plots.metric_vs_bits(
-            timed.assign(method=timed["label"]),
-            metric="train_seconds",
-            ylabel="training wall-clock time (s)",
-            title=f"Fig. 30 analogue (thesis gives no numbers): training cost, {tag}\n{hardware[:90]}",
-        )
-        _save(fig, out / f"fig30_training_cost_{dataset}.png", written, "fig30")
-    if not frame.empty and "map" in frame:
-        fig = plots.metric_vs_bits(
-            frame.assign(method=frame["label"]),
-            metric="map",
-            title=f"mAP vs code length (not in the thesis), {tag}",
-        )
-        _save(fig, out / f"extra_map_vs_bits_{dataset}.png", written, "extra_map")
-    codes = {m: c for (m, b), c in cells.items() if b == top and c.codes is not None}
-    for method, cell in codes.items():
-        fig = plots.hamming_distance_histogram(
-            cell.codes,
-            cell.labels,
-            title=f"Hamming distances, {thesis.method_label(method)} {top} bits, {tag} test split",
-        )
-        _save(
-            fig, out / f"extra_hamming_{method}_{top}bits_{dataset}.png", written, f"extra_hamming_{method}"
-        )
+    for (method, b), cell in cells.items():
+        if b == top and cell.codes is not None:
+            keep(
+                f"extra_hamming_{method}",
+                f"extra_hamming_{method}_{top}bits_{dataset}.png",
+                lambda p, c=cell: plots.hamming_distance_histogram(
+                    c.codes,
+                    c.labels,
+                    title=f"Hamming distances, {thesis.method_label(c.method)} {top} bits, {dataset} test split",
+                    save=p,
+                ),
+            )
     return written
 
 
@@ -922,7 +1020,7 @@ def reproduce(
         try:
             from hashlab.data import load_dataset
 
-            bundle = load_dataset(dataset, size=size)
+            bundle = load_dataset(dataset, size=size, download=False)
         except (FileNotFoundError, ValueError) as err:  # embeddings cached but images absent: no Fig. 17
             warnings.warn(f"Fig. 17 skipped: images of {dataset} unavailable ({err})", stacklevel=2)
         figs = write_figures(
@@ -1035,3 +1133,46 @@ def run_reproduce(args: argparse.Namespace) -> int:
         f"({result['computed']} cells computed, {result['reused']} reused, {result['seconds']:.1f} s)"
     )
     return 0
+
+
+# ------------------------------------------------------------------------------------------------ notebooks
+def embeddings_available(dataset: str, backbone: str, size: int = 28) -> bool:
+    """True when ``get_embeddings(dataset, backbone, size)`` can answer without network or hours of CPU work:
+    every split's cache file exists, or (pixel features) the dataset's images are on disk."""
+    from hashlab.data import native_size
+    from hashlab.features import cache_path
+
+    size = native_size(dataset, size)
+    if all(cache_path(dataset, backbone, size, "default", s).exists() for s in ("train", "val", "test")):
+        return True
+    if backbone != "pixels":
+        return False
+    if dataset == "digits":
+        return True
+    from hashlab.config import data_dir
+
+    name = f"{dataset}.npz" if size == 28 else f"{dataset}_{size}.npz"
+    return (data_dir() / "medmnist" / name).exists() or (
+        data_dir() / "cifar10" / "cifar-10-batches-py"
+    ).is_dir()
+
+
+def choose_setting(
+    fast: bool,
+    preferred: Sequence[tuple[str, str]] = (("pathmnist", "vit_b_16"), ("cifar10", "vit_b_16")),
+    size: int = 28,
+) -> tuple[str, str, str]:
+    """(dataset, backbone, reason): the first thesis setting whose embeddings are available here, unless ``fast``;
+    else the offline stand-in digits + pixels. Notebooks print the reason next to their numbers."""
+    if not fast:
+        for dataset, backbone in preferred:
+            if embeddings_available(dataset, backbone, size):
+                return (
+                    dataset,
+                    backbone,
+                    f"thesis setting: {dataset} embeddings from {backbone} are available here",
+                )
+        reason = "no cached thesis embeddings (pathmnist/cifar10 with vit_b_16) found, so the offline stand-in is used"
+    else:
+        reason = "FAST mode (HASHLAB_FAST=1): the offline stand-in is used"
+    return "digits", "pixels", f"{reason}: scikit-learn's 8x8 digits with standardised pixel features"
