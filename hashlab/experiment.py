@@ -104,19 +104,28 @@ class ExperimentResult:
 
 
 class History(Callback):
-    """Keeps the logged metrics of every epoch in memory (``history[epoch] = {name: value}``)."""
+    """Keeps the logged metrics of every epoch in memory (``history[epoch] = {name: value}``).
+
+    A row is recorded when the next epoch starts (and when training ends): by then Lightning has reduced both the
+    training and the validation metrics of the finished epoch.
+    """
 
     def __init__(self) -> None:
         self.history: list[dict[str, float]] = []
 
-    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.sanity_checking:
-            return
-        row = {"epoch": trainer.current_epoch}
+    def _record(self, trainer: pl.Trainer) -> None:
+        row = {"epoch": len(self.history)}
         row.update(
             {k: float(v) for k, v in trainer.callback_metrics.items() if torch.as_tensor(v).numel() == 1}
         )
         self.history.append(row)
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.current_epoch > 0:
+            self._record(trainer)
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._record(trainer)
 
 
 def load_embeddings(config: ExperimentConfig) -> EmbeddingSet:
