@@ -70,7 +70,7 @@ class AsymmetricCodeTerm:
             raise ValueError(f"asymmetric weight must be >= 0, got {weight}")
         if not -1.0 <= dissimilar < 1.0:
             raise ValueError(f"dissimilar target must be in [-1, 1), got {dissimilar}")
-        self.codes = torch.as_tensor(b, dtype=torch.float32)
+        self.codes = torch.from_numpy(np.array(b, dtype=np.float32))
         self.labels = torch.as_tensor(np.asarray(db_labels))
         self.weight, self.dissimilar, self.max_db, self.name = float(weight), float(dissimilar), max_db, name
         self.generator = torch.Generator().manual_seed(seed)
