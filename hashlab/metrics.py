@@ -38,6 +38,7 @@ __all__ = [
     "hamming_ranking",
     "knn_accuracy",
     "knn_predict",
+    "majority_vote",
     "mean_average_precision",
     "precision_at_k",
     "precision_recall_curve",
@@ -586,8 +587,12 @@ def _neighbours(query: Any, db: Any, k: int, metric: str) -> np.ndarray:
     return _knn_euclidean(qa, da, k)
 
 
-def _vote(neigh_labels: np.ndarray) -> np.ndarray:
-    """Majority vote per row; ties go to the class whose member appears first in neighbour order."""
+def majority_vote(neigh_labels: Any) -> np.ndarray:
+    """Majority vote per row of (Nq, k) neighbour labels, listed nearest first.
+
+    A vote tie goes to the tied class whose member appears first in the row (i.e. the nearest one).
+    """
+    neigh_labels = as_numpy(neigh_labels)
     classes, inv = np.unique(neigh_labels, return_inverse=True)
     inv = inv.reshape(neigh_labels.shape)
     nq, k = inv.shape
@@ -612,7 +617,7 @@ def knn_predict(query: Any, db: Any, db_labels: Any, k: int = 7, metric: str = "
     neigh = dl[idx]
     if dl.ndim == 2:
         return (neigh.sum(axis=1) * 2 > k).astype(np.int64)
-    return _vote(neigh).astype(np.int64)
+    return majority_vote(neigh).astype(np.int64)
 
 
 def knn_accuracy(
@@ -677,7 +682,7 @@ def retrieval_report(
         pk[sl] = _p_at_k(dist, rel, p_k_eff, bits, "index")
         pr2[sl] = _p_radius(dist, rel, 2)
         neigh = dl[_rank(dist, knn_k, bits)]
-        pred[sl] = (neigh.sum(axis=1) * 2 > knn_k) if dl.ndim == 2 else _vote(neigh)
+        pred[sl] = (neigh.sum(axis=1) * 2 > knn_k) if dl.ndim == 2 else majority_vote(neigh)
     out = {"map": _resolve_no_relevant(ap, has_rel, "zero").map}
     if k_map_eff is not None:
         out["map@k"] = _resolve_no_relevant(ap_k, has_rel, "zero").map
