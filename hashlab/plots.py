@@ -15,9 +15,6 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import matplotlib
-
-# Importing pyplot once registers IPython's inline figure formatter in a notebook kernel (no figures are made here).
-import matplotlib.pyplot as plt  # noqa: F401
 import numpy as np
 import pandas as pd
 import seaborn as sns
@@ -47,6 +44,28 @@ __all__ = [
 
 HIT_COLOR = "#1a9641"
 MISS_COLOR = "#d7191c"
+
+
+def _register_notebook_display() -> None:
+    """Let a returned ``Figure`` render inline in IPython/Jupyter.
+
+    The inline backend registers its PNG formatter only once pyplot makes a first figure; these figures bypass
+    pyplot, so register the same formatter (``IPython.core.pylabtools.print_figure``) when running in IPython.
+    """
+    try:
+        from IPython import get_ipython
+        from IPython.core.pylabtools import print_figure
+    except ImportError:  # pragma: no cover - IPython is a dependency of ipywidgets
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    png = shell.display_formatter.formatters["image/png"]
+    if Figure not in png.type_printers:
+        png.for_type(Figure, lambda fig: print_figure(fig, "png", bbox_inches="tight"))
+
+
+_register_notebook_display()
 
 
 # --------------------------------------------------------------------------------------------------------- helpers

@@ -190,15 +190,22 @@ class _TrainingWidget:
             return None
         finally:
             self._busy(False)
+        self.runs += 1
+        self._publish(result, outputs, f"done in {time.perf_counter() - started:.1f} s (run {self.runs})")
+        return result
+
+    def show_result(self, result: ExperimentResult) -> None:
+        """Draw an already trained result (e.g. the notebook's own run) without retraining."""
+        self._publish(result, self._render(result), "showing a given result")
+
+    def _publish(self, result: ExperimentResult, outputs: list[dict[str, Any]], status: str) -> None:
         self.result = result
         self.last_error = None
         self.last_traceback = None
-        self.runs += 1
         self.output.outputs = tuple(outputs)
         self.progress.value = self.progress.max
         self.progress.bar_style = "success"
-        self.status.value = f"done in {time.perf_counter() - started:.1f} s (run {self.runs})"
-        return result
+        self.status.value = status
 
     def _on_click(self, _button: widgets.Button | None = None) -> None:
         self.run_once(raise_errors=False)
@@ -443,6 +450,23 @@ class BitLengthExplorer(_TrainingWidget):
 
     def _embeddings(self, config: Any) -> EmbeddingSet:
         return self.embeddings
+
+    def show_result(self, result: ExperimentResult) -> None:
+        """Draw a result trained elsewhere on these embeddings; the slider moves to its bit length silently."""
+        if (
+            result.config.dataset != self.embeddings.dataset
+            or result.config.backbone != self.embeddings.backbone
+        ):
+            raise ValueError(
+                f"result is for {result.config.dataset}/{result.config.backbone}, the explorer for "
+                f"{self.embeddings.dataset}/{self.embeddings.backbone}"
+            )
+        self.bits.unobserve(self._on_bits_change, names="value")
+        try:
+            self.bits.value = int(result.config.bits)
+        finally:
+            self.bits.observe(self._on_bits_change, names="value")
+        super().show_result(result)
 
     def _render(self, result: ExperimentResult) -> list[dict[str, Any]]:
         from hashlab import plots

@@ -198,3 +198,17 @@ def widgets_losses() -> list[str]:
     from hashlab.losses import available_losses
 
     return available_losses()
+
+
+def test_show_result_draws_without_retraining_then_slider_retrains(embeddings):
+    from hashlab.experiment import ExperimentConfig
+
+    trained = experiment.run(
+        ExperimentConfig(bits=12, epochs=EPOCHS, batch_size=32), embeddings=embeddings, progress=False
+    )
+    ex = widgets.BitLengthExplorer(embeddings, bits=8, epochs=EPOCHS, batch_size=32)
+    ex.show_result(trained)
+    assert ex.runs == 0 and ex.bits.value == 12 and ex.result is trained
+    assert "Bit length: 12" in _texts(ex.output)
+    ex.bits.value = 8
+    assert ex.runs == 1 and ex.result.codes["test"].shape[1] == 8 and "Bit length: 8" in _texts(ex.output)
