@@ -1,0 +1,170 @@
+"""Fixtures for end-to-end browser tests: a private JupyterLab server and a headless Chromium driven by Playwright.
+
+The browser is Debian's ``/usr/bin/chromium`` (``apt-get install chromium``) driven by the PyPI ``playwright`` wheel;
+``playwright install`` is never needed. Without either, the tests skip with the reason, unless
+``HASHLAB_REQUIRE_BROWSER=1`` (CI), where they fail.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = Path(os.environ.get("HASHLAB_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = REPO / "artifacts" / "browser"
+
+
+def _browser_unavailable() -> str | None:
+    if not CHROMIUM.exists():
+        return f"{CHROMIUM} not found (install it with `apt-get install chromium`, as root)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError as exc:
+        return f"the playwright package cannot be imported ({exc}); install the dev extra: pip install -e '.[dev]'"
+    return None
+
+
+@pytest.fixture(scope="session")
+def browser_available() -> None:
+    reason = _browser_unavailable()
+    if reason is None:
+        return
+    if os.environ.get("HASHLAB_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"browser test required (HASHLAB_REQUIRE_BROWSER=1) but {reason}")
+    pytest.skip(reason)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class LabServer:
+    url: str
+    token: str
+    root: Path
+    log: Path
+
+    def lab_url(self, path: str) -> str:
+        return f"{self.url}/lab/tree/{path}?token={self.token}"
+
+
+def _write_lab_settings(settings_dir: Path) -> None:
+    """User settings for a quiet, deterministic JupyterLab: no news / update toasts."""
+    notification = settings_dir / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    notification.parent.mkdir(parents=True, exist_ok=True)
+    notification.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+
+
+@pytest.fixture(scope="session")
+def lab_server(browser_available: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
+    """JupyterLab on a free 127.0.0.1 port with a random token and ``HASHLAB_FAST=1``.
+
+    Its root is a scratch copy of ``notebooks/`` (JupyterLab autosaves executed notebooks; the committed ones must
+    stay without outputs). Kernels import the installed ``hashlab`` and use the repository's ``data/`` cache.
+    """
+    base = tmp_path_factory.mktemp("lab")
+    root = base / "root"
+    shutil.copytree(REPO / "notebooks", root / "notebooks", ignore=shutil.ignore_patterns("*.py", ".ipynb_*"))
+    _write_lab_settings(base / "settings")
+    token = secrets.token_hex(16)
+    port = _free_port()
+    env = dict(os.environ)
+    env.update(
+        HASHLAB_FAST="1",
+        HASHLAB_DATA_DIR=os.environ.get("HASHLAB_DATA_DIR", str(REPO / "data")),
+        HASHLAB_FIGURES_DIR=str(base / "figures"),
+        JUPYTERLAB_SETTINGS_DIR=str(base / "settings"),
+        JUPYTERLAB_WORKSPACES_DIR=str(base / "workspaces"),
+        JUPYTER_RUNTIME_DIR=str(base / "runtime"),
+        JUPYTER_CONFIG_DIR=str(base / "config"),
+    )
+    jupyter = Path(sys.executable).with_name("jupyter")
+    log = base / "jupyterlab.log"
+    cmd = [
+        str(jupyter),
+        "lab",
+        "--no-browser",
+        f"--IdentityProvider.token={token}",
+        f"--port={port}",
+        "--ServerApp.port_retries=0",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.root_dir={root}",
+        *(
+            ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
+        ),  # CI containers run as root
+    ]
+    with open(log, "wb") as log_fh:
+        proc = subprocess.Popen(cmd, stdout=log_fh, stderr=subprocess.STDOUT, env=env, cwd=root)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"JupyterLab exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=5) as resp:
+                    if resp.status == 200:
+                        break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"JupyterLab did not answer on {url} in 120 s:\n{log.read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield LabServer(url=url, token=token, root=root, log=log)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        if log.exists():
+            shutil.copy(log, ARTIFACTS / "jupyterlab.log")
+
+
+@pytest.fixture()
+def page(lab_server: LabServer):
+    """A fresh headless Chromium page (1400x1000)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            pg = context.new_page()
+            console: list[str] = []
+            pg.on("console", lambda msg: console.append(f"{msg.type}: {msg.text}"))
+            pg.console_messages = console  # type: ignore[attr-defined]
+            yield pg
+        finally:
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            if "pg" in locals():
+                (ARTIFACTS / "console.log").write_text("\n".join(pg.console_messages))
+            browser.close()
