@@ -128,6 +128,15 @@ class History(Callback):
         self._record(trainer)
 
 
+def method_callbacks(method: str) -> list[Callback]:
+    """Callbacks that are part of a method itself (HashNet's continuation schedule of ``beta``)."""
+    if method == "hashnet":
+        from hashlab.callbacks import HashNetContinuation
+
+        return [HashNetContinuation()]
+    return []
+
+
 def load_embeddings(config: ExperimentConfig) -> EmbeddingSet:
     """The cached embeddings a config names (subsampled, stratified and seeded, when ``config.subsample`` is set)."""
     embeddings = get_embeddings(config.dataset, config.backbone, size=config.size)
