@@ -1,0 +1,360 @@
+"""Margin experiments behind notebook 05: separation of Hamming distributions, margin sweeps, schedule comparison,
+the burst simulation (damped vs undamped margin controllers) and the bits/margin widget.
+
+This module sits at the widgets layer: it calls :func:`hashlab.experiment.run` and :mod:`hashlab.plots`. Margins are
+given as a *fraction of the code length* ``f`` in Hamming units; for DSH (whose margin is a squared Euclidean
+distance, ``||u_i - u_j||^2 = 4 d_H`` for ±1 codes) the loss margin is ``4 f L`` (DSH's default ``2L`` is ``f = 1/2``).
+
+Separation of the same-class (``S``) and different-class (``D``) Hamming-distance distributions of test codes:
+
+- ``dprime = (mean_D - mean_S) / sqrt((var_S + var_D) / 2)`` (difference of means over the pooled std);
+- ``overlap = sum_d min(p_S(d), p_D(d))`` over ``d = 0..L`` (1: identical distributions, 0: disjoint).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from matplotlib.figure import Figure
+from pytorch_lightning.callbacks import Callback
+
+from hashlab.experiment import ExperimentConfig, ExperimentResult, load_embeddings, run
+from hashlab.features import EmbeddingSet
+from hashlab.margins.adaptive import DensityAdaptiveMargin, HysteresisController, density_margins
+from hashlab.margins.schedules import (
+    ConstantMargin,
+    CosineWarmup,
+    LinearWarmup,
+    MarginScalable,
+    StepMargin,
+    class_similarity_from_features,
+)
+from hashlab.plots import hamming_distance_histogram, hamming_pair_distances
+
+__all__ = [
+    "BurstResult",
+    "dsh_margin",
+    "margin_explorer",
+    "margin_histograms",
+    "margin_sweep",
+    "plot_burst",
+    "schedule_comparison",
+    "separation",
+    "simulate_burst",
+    "standard_schedules",
+]
+
+
+def dsh_margin(fraction: float, bits: int) -> float:
+    """DSH loss margin for a Hamming margin of ``fraction * bits`` bits: ``4 * fraction * bits``."""
+    if not (math.isfinite(fraction) and fraction >= 0):
+        raise ValueError(f"margin fraction must be finite and >= 0, got {fraction}")
+    return 4.0 * fraction * bits
+
+
+def separation(codes: Any, labels: Any, max_pairs: int = 20_000, seed: int = 0) -> dict[str, float]:
+    """Means, ``dprime`` and ``overlap`` of same- vs different-class Hamming distances (see module docstring)."""
+    dist, same = hamming_pair_distances(codes, labels, max_pairs=max_pairs, seed=seed)
+    if same.all() or not same.any():
+        raise ValueError("separation needs both same-class and different-class pairs")
+    s, d = dist[same].astype(float), dist[~same].astype(float)
+    bits = int(np.asarray(codes).shape[1])
+    pooled = math.sqrt((s.var() + d.var()) / 2.0)
+    p_s = np.bincount(dist[same], minlength=bits + 1) / len(s)
+    p_d = np.bincount(dist[~same], minlength=bits + 1) / len(d)
+    return {
+        "mean_same": float(s.mean()),
+        "mean_diff": float(d.mean()),
+        "dprime": float((d.mean() - s.mean()) / pooled) if pooled > 0 else 0.0,
+        "overlap": float(np.minimum(p_s, p_d).sum()),
+    }
+
+
+def _row(result: ExperimentResult, **extra: Any) -> dict[str, Any]:
+    row = dict(extra)
+    row["map"] = result.metrics["map"]
+    row["val_map"] = result.val_metrics["map"]
+    row.update(separation(result.codes["test"], result.labels["test"]))
+    row["train_s"] = result.train_seconds
+    return row
+
+
+def margin_sweep(
+    config: ExperimentConfig, fractions: Sequence[float], embeddings: EmbeddingSet | None = None
+) -> tuple[pd.DataFrame, dict[float, ExperimentResult]]:
+    """Train ``config`` (a DSH config) once per Hamming-margin fraction; one table row per margin.
+
+    Columns: ``fraction``, ``margin_bits`` (``f * L``), test ``map``, ``val_map``, separation statistics, ``train_s``.
+    """
+    if config.method != "dsh":
+        raise ValueError(f"margin_sweep sets the DSH margin; got method {config.method!r}")
+    embeddings = load_embeddings(config) if embeddings is None else embeddings
+    rows, results = [], {}
+    for f in fractions:
+        cfg = config.replace(loss_kwargs={**config.loss_kwargs, "margin": dsh_margin(f, config.bits)})
+        res = run(cfg, embeddings=embeddings, progress=False)
+        results[f] = res
+        rows.append(_row(res, fraction=f, margin_bits=f * config.bits))
+    return pd.DataFrame(rows), results
+
+
+def standard_schedules(
+    config: ExperimentConfig, embeddings: EmbeddingSet, steps_per_epoch: int
+) -> dict[str, Callable[[], list[Callback]]]:
+    """The schedules notebook 05 compares, all ending at (or centred on) the config's DSH margin.
+
+    Values are relative to the loss's margin ``m``: constant ``m``; linear and cosine warm-up ``0 -> m`` over the first
+    half of training; step ``m/4, m/2, m`` at 1/3 and 2/3 of the epochs; margin-scalable with ``m_max = m`` and
+    class similarity from the training embeddings; density-adaptive per-pair margins centred on ``m`` (refreshed
+    every epoch, hysteresis-smoothed).
+    """
+    half = max(1, config.epochs * steps_per_epoch // 2)
+    e1, e2 = max(1, config.epochs // 3), max(2, 2 * config.epochs // 3)
+    sim = class_similarity_from_features(embeddings.train.features, embeddings.train.labels)
+    train = embeddings.train
+    return {
+        "constant": lambda: [ConstantMargin(1.0, relative=True)],
+        "linear warm-up": lambda: [LinearWarmup(0.0, 1.0, warmup=half, relative=True)],
+        "cosine warm-up": lambda: [CosineWarmup(0.0, 1.0, warmup=half, relative=True)],
+        "step": lambda: [StepMargin([e1, e2], [0.25, 0.5, 1.0], interval="epoch", relative=True)],
+        "margin-scalable": lambda: [MarginScalable(m_max=1.0, class_similarity=sim, relative=True)],
+        "density-adaptive": lambda: [
+            DensityAdaptiveMargin(train.features, train.labels, m0=1.0, relative=True, patience=1, beta=0.5)
+        ],
+    }
+
+
+def schedule_comparison(
+    config: ExperimentConfig,
+    schedules: Mapping[str, Callable[[], list[Callback]]],
+    embeddings: EmbeddingSet | None = None,
+) -> tuple[pd.DataFrame, dict[str, ExperimentResult]]:
+    """Train ``config`` once per schedule (fresh callbacks each); table of mAP and separation per schedule."""
+    embeddings = load_embeddings(config) if embeddings is None else embeddings
+    rows, results = [], {}
+    for name, make in schedules.items():
+        res = run(config, embeddings=embeddings, callbacks=make(), progress=False)
+        results[name] = res
+        rows.append(_row(res, schedule=name))
+    return pd.DataFrame(rows).set_index("schedule"), results
+
+
+def margin_histograms(
+    results: Mapping[Any, ExperimentResult], split: str = "test", title: str | None = None, save: Any = None
+) -> Figure:
+    """Same- vs different-class Hamming histograms, one facet per result (facet titled by its key and mAP)."""
+    keys = list(results)
+    first = results[keys[0]]
+    codes = {i: results[k].codes[split] for i, k in enumerate(keys)}
+    fig = hamming_distance_histogram(codes, first.labels[split], title=title, save=None)
+    for ax, k in zip(fig.axes, keys, strict=False):
+        ax.set_title(f"{k}  (mAP {results[k].metrics['map']:.2f})", fontsize=9)
+    if save is not None:
+        from hashlab.plots import save_figure
+
+        save_figure(fig, save)
+    return fig
+
+
+# ----------------------------------------------------------------------------------------------- burst simulation
+@dataclass
+class BurstResult:
+    """Mean committed margin of the database items per cycle and controller, plus summary numbers.
+
+    ``trajectories``: DataFrame (index ``cycle``; one column per controller and ``target``, the undamped per-cycle
+    mean target). ``excursion``: peak |mean margin - pre-burst mean margin| during the burst window, per controller.
+    ``final_gap``: |final mean margin - final mean target| per controller (does it follow the sustained change?).
+    ``moved``: the largest fraction of database items whose margin moved by more than 5 % during the burst window.
+    """
+
+    trajectories: pd.DataFrame
+    excursion: dict[str, float]
+    final_gap: dict[str, float]
+    moved: dict[str, float]
+    burst: tuple[int, int]
+    shift_at: int | None
+
+
+def simulate_burst(
+    model: torch.nn.Module,
+    embeddings: EmbeddingSet,
+    cycles: int = 30,
+    burst_at: int = 8,
+    burst_len: int = 1,
+    burst_size: int = 400,
+    shift_at: int | None = 18,
+    shift_size: int = 400,
+    arrivals: int = 60,
+    noise: float = 0.05,
+    m0: float = 1.0,
+    kappa: float = 1.0,
+    nu: float = 3.0,
+    k: int = 10,
+    controllers: Mapping[str, Mapping[str, float]] | None = None,
+    seed: int = 0,
+) -> BurstResult:
+    """Feed per-cycle density-adaptive target margins of the database (training split) to several controllers.
+
+    Each cycle a stream of ``arrivals`` validation items (plus Gaussian noise ``noise`` x feature std) joins the
+    database for the margin computation; from ``burst_at`` for ``burst_len`` cycles a wave of ``burst_size``
+    near-duplicates of one training item joins as well (a spam burst); from ``shift_at`` on a *persistent* wave of
+    ``shift_size`` near-duplicates of another item arrives every cycle (a sustained change). Targets for the database
+    items are :func:`density_margins` over database + arrivals. ``controllers`` maps a name to
+    :class:`HysteresisController` keyword arguments (default: undamped, EMA, hysteresis).
+    """
+    if not 0 <= burst_at < cycles or burst_len < 1:
+        raise ValueError(f"burst must start within 0..{cycles - 1} and last >= 1 cycle")
+    controllers = controllers or {
+        "undamped": {"beta": 1.0, "band": 0.0, "patience": 1},
+        "EMA (beta=0.3)": {"beta": 0.3, "band": 0.0, "patience": 1},
+        "hysteresis": {"beta": 0.3, "band": 0.05, "patience": 3},
+    }
+    rng = np.random.default_rng(seed)
+    db = embeddings.train
+    scale = float(db.features.std())
+    y_db = np.asarray(db.labels)
+    spam_item, shift_item = rng.choice(len(db.features), size=2, replace=False)
+
+    def wave(item: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+        x = db.features[item] + noise * scale * rng.standard_normal((size, db.features.shape[1]))
+        return x.astype(np.float32), np.full(size, y_db[item])
+
+    was_training = model.training
+    model.eval()
+
+    def relax(x: np.ndarray) -> torch.Tensor:
+        with torch.no_grad():
+            return model(torch.as_tensor(x, dtype=torch.float32)).float()
+
+    u_db = relax(db.features)
+    ctrls: dict[str, HysteresisController] = {}
+    rows = []
+    for t in range(cycles):
+        pick = rng.choice(len(embeddings.val.features), size=arrivals, replace=False)
+        xs = [
+            embeddings.val.features[pick]
+            + noise * scale * rng.standard_normal((arrivals, db.features.shape[1]))
+        ]
+        ys = [np.asarray(embeddings.val.labels)[pick]]
+        if burst_at <= t < burst_at + burst_len:
+            x, y = wave(spam_item, burst_size)
+            xs.append(x)
+            ys.append(y)
+        if shift_at is not None and t >= shift_at:
+            x, y = wave(shift_item, shift_size)
+            xs.append(x)
+            ys.append(y)
+        u = torch.cat([u_db, relax(np.concatenate(xs))])
+        y_all = np.concatenate([y_db, *ys])
+        target = density_margins(u, y_all, m0=m0, kappa=kappa, nu=nu, k=k)[: len(u_db)]
+        row = {"cycle": t, "target": float(target.mean())}
+        if not ctrls:
+            start = target.clone()
+        for name, kw in controllers.items():
+            if name not in ctrls:
+                ctrls[name] = HysteresisController(target, **kw)  # start in the pre-burst steady state
+            m = ctrls[name].update(target)
+            row[name] = float(m.mean())
+            row[f"moved_{name}"] = float(((m - start).abs() > 0.05 * start.clamp_min(1e-6)).float().mean())
+        rows.append(row)
+    model.train(was_training)
+    traj = pd.DataFrame(rows).set_index("cycle")
+    before = traj.iloc[: max(1, burst_at)]
+    end = min(cycles, burst_at + burst_len + 4)
+    if shift_at is not None:
+        end = min(end, shift_at)
+    window = traj.iloc[burst_at:end]
+    excursion = {c: float((window[c] - before[c].iloc[-1]).abs().max()) for c in controllers}
+    final_gap = {c: float(abs(traj[c].iloc[-1] - traj["target"].iloc[-1])) for c in controllers}
+    moved = {c: float(window[f"moved_{c}"].max()) for c in controllers}
+    return BurstResult(traj, excursion, final_gap, moved, (burst_at, burst_at + burst_len), shift_at)
+
+
+def plot_burst(result: BurstResult, title: str | None = None, save: Any = None) -> Figure:
+    """Mean database margin per cycle for each controller; burst cycles shaded, sustained change marked."""
+    fig = Figure(figsize=(7.5, 3.6))
+    ax = fig.subplots()
+    traj = result.trajectories
+    ax.plot(traj.index, traj["target"], color="0.7", lw=1, ls=":", label="target (per-cycle)")
+    for name in [c for c in traj.columns if c != "target" and not c.startswith("moved_")]:
+        ax.plot(traj.index, traj[name], marker="o", ms=3, label=name)
+    a, b = result.burst
+    ax.axvspan(a - 0.5, b - 0.5, color="red", alpha=0.12, label="burst of near-duplicates")
+    if result.shift_at is not None:
+        ax.axvline(result.shift_at - 0.5, color="purple", ls="--", lw=1, label="sustained change starts")
+    ax.set_xlabel("update cycle")
+    ax.set_ylabel("mean margin of database items (x m0)")
+    ax.legend(fontsize=7, loc="best")
+    ax.set_title(title or "Margin trajectories under a burst and a sustained change")
+    fig.tight_layout()
+    if save is not None:
+        from hashlab.plots import save_figure
+
+        save_figure(fig, save)
+    return fig
+
+
+# ----------------------------------------------------------------------------------------------- widget
+def margin_explorer(
+    config: ExperimentConfig,
+    embeddings: EmbeddingSet | None = None,
+    bits_options: Sequence[int] = (8, 16, 32),
+    fractions: Sequence[float] = (0.0, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0),
+    cache: dict[tuple[int, float], ExperimentResult] | None = None,
+) -> Any:
+    """Bits and margin sliders that retrain DSH on cached embeddings and redraw histograms and mAP.
+
+    Returns an ``ipywidgets.VBox`` with attributes ``bits``, ``fraction`` (the sliders), ``status`` (HTML with the
+    current mAP and separation), ``output`` and ``cache`` (``{(bits, fraction): ExperimentResult}``, pre-fill it to
+    skip training). The initial values are ``config.bits`` and the fraction of ``config``'s DSH margin.
+    """
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    if config.method != "dsh":
+        raise ValueError(f"margin_explorer trains DSH; got method {config.method!r}")
+    embeddings = load_embeddings(config) if embeddings is None else embeddings
+    cache = {} if cache is None else cache
+    start_f = float(config.loss_kwargs.get("margin", 2.0 * config.bits)) / (4.0 * config.bits)
+    fractions = sorted({*map(float, fractions), start_f})
+    bits_options = sorted({*map(int, bits_options), int(config.bits)})
+    bits = widgets.SelectionSlider(options=bits_options, value=int(config.bits), description="bits")
+    frac = widgets.SelectionSlider(
+        options=[(f"{f:.3g} L", f) for f in fractions],
+        value=start_f,
+        description="margin",
+        continuous_update=False,
+    )
+    status = widgets.HTML()
+    output = widgets.Output()
+
+    def result_for(b: int, f: float) -> ExperimentResult:
+        if (b, f) not in cache:
+            cfg = config.replace(bits=b, loss_kwargs={**config.loss_kwargs, "margin": dsh_margin(f, b)})
+            cache[(b, f)] = run(cfg, embeddings=embeddings, progress=False)
+        return cache[(b, f)]
+
+    def redraw(*_: Any) -> None:
+        b, f = int(bits.value), float(frac.value)
+        res = result_for(b, f)
+        sep = separation(res.codes["test"], res.labels["test"])
+        status.value = (
+            f"<b>{b} bits, margin {f * b:.3g} bits</b>: test mAP {res.metrics['map']:.3f}, "
+            f"d' {sep['dprime']:.2f}, overlap {sep['overlap']:.2f}"
+        )
+        output.clear_output(wait=True)
+        with output:
+            display(margin_histograms({f"{b} bits, margin {f * b:.3g} bits": res}))
+
+    bits.observe(redraw, names="value")
+    frac.observe(redraw, names="value")
+    box = widgets.VBox([widgets.HBox([bits, frac]), status, output])
+    box.bits, box.fraction, box.status, box.output, box.cache = bits, frac, status, output, cache
+    redraw()
+    return box

@@ -1,0 +1,199 @@
+"""Generate notebooks/05_margin_schedules.ipynb (committed without outputs). Run: python notebooks/_make_05.py"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+CELLS: list[tuple[str, str]] = [
+    (
+        "md",
+        """# 05 · Margin schedules: fixed, scheduled, margin-scalable, density-adaptive with damping
+
+A margin says how far apart the codes of *dissimilar* items must be. Here it is a control surface:
+
+* **fixed margins** (DSH, Liu et al. CVPR 2016: dissimilar pairs pay `max(0, m - ||u_i - u_j||^2)`),
+* **schedules** that change the margin during training (linear / cosine / step warm-up),
+* **margin-scalable** per-pair margins from label semantics (Yu, Wu, Dou & Bakker, *Neurocomputing* 483, 2022),
+* **density-adaptive** per-sample margins from the current codes, smoothed by a **hysteresis controller**
+  (seed 000, §4: "integrating evidence over multiple update cycles" so a burst of near-duplicates does not swing them).
+
+Margins are quoted in **Hamming bits** as a fraction `f` of the code length `L`: the DSH loss margin is
+`4 f L` because `||u_i - u_j||^2 = 4 d_H` for ±1 codes (DSH's default `2L` is `f = 1/2`).
+
+**Protocol.** sklearn *digits* (8×8), `pixels` features (the 64 raw grey levels), a DSH MLP head trained with
+`hashlab.experiment.run`; database = train split, queries = test split, model selection (best epoch) on the validation
+split only. Separation of the same-class vs different-class Hamming distributions (test codes) is measured by
+`d' = (mean_diff - mean_same) / pooled std` and by the **overlap** `sum_d min(p_same(d), p_diff(d))`.""",
+    ),
+    (
+        "params",
+        """import torch
+
+import hashlab.config
+
+torch.set_num_threads(1)  # 2 shared cores: one thread avoids oversubscription (much faster for these small heads)
+FAST = hashlab.config.fast_mode()
+SEED = 0
+BITS = 16 if FAST else 32
+EPOCHS = 15 if FAST else 40
+HIDDEN = (256,)
+FRACTIONS = [0.0, 1 / 16, 1 / 4, 1 / 2, 1.0] if FAST else [0.0, 1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 3 / 4, 1.0, 1.5]
+SCHEDULE_FRACTION = 1 / 2  # the schedules end at DSH's default margin 2L
+BURST_CYCLES = 30""",
+    ),
+    (
+        "code",
+        """import numpy as np
+import pandas as pd
+from IPython.display import display
+
+from hashlab.experiment import ExperimentConfig, load_embeddings
+from hashlab.margins import lab
+from hashlab.plots import hardware_info
+
+base = ExperimentConfig(
+    dataset="digits", backbone="pixels", method="dsh", bits=BITS, epochs=EPOCHS, hidden=HIDDEN, seed=SEED,
+    loss_kwargs={"margin": lab.dsh_margin(SCHEDULE_FRACTION, BITS)},
+)
+emb = load_embeddings(base)
+chance = float(np.max(np.bincount(emb.test.labels)) / len(emb.test.labels))
+print(f"digits/pixels: train (database) {len(emb.train.labels)}, val {len(emb.val.labels)}, "
+      f"test (queries) {len(emb.test.labels)}; chance mAP ~ {1 / len(emb.class_names):.2f}")
+print(hardware_info())""",
+    ),
+    (
+        "md",
+        """## 1 · What a margin does to the Hamming distributions
+
+One DSH head per margin, everything else fixed. With `f = 0` dissimilar pairs are never pushed apart; as `f`
+grows the different-class histogram moves to larger distances. Past a point the margin **over-constrains**: asking
+every dissimilar pair of ten classes to differ in most bits cannot be met, the same-class distances spread as well
+and `d'` falls. Beyond `f = 1` (the largest possible distance, `L` bits) every dissimilar pair is always inside the
+hinge, so any larger margin gives exactly the same gradients.""",
+    ),
+    (
+        "code",
+        """sweep_table, sweep = lab.margin_sweep(base, FRACTIONS, emb)
+display(sweep_table.round(3))""",
+    ),
+    (
+        "code",
+        """shown = {f"margin {f * BITS:g} bits (f={f:.3g})": sweep[f] for f in FRACTIONS if f in (0.0, 1 / 16, 1 / 2, 1.0)}
+fig = lab.margin_histograms(shown, title=f"digits/pixels, DSH {BITS} bits: Hamming distances vs margin (test)",
+                            save=hashlab.config.figures_dir() / "05_margin_histograms.png")
+fig""",
+    ),
+    (
+        "md",
+        """## 2 · Explore: bits and margin
+
+The sliders retrain the DSH head on the cached embeddings (a second or two per new setting; results are cached) and
+redraw the histograms and mAP. The cache starts with the sweep above.""",
+    ),
+    (
+        "code",
+        """explorer = lab.margin_explorer(base, emb, bits_options=(8, BITS, 2 * BITS), fractions=FRACTIONS,
+                               cache={(BITS, f): r for f, r in sweep.items()})
+explorer""",
+    ),
+    (
+        "md",
+        """## 3 · Schedules compared
+
+All end at (or are centred on) the same margin `m = 4 f L` with `f = 1/2`: constant `m`; linear and cosine warm-up
+`0 → m` over the first half of training; step `m/4, m/2, m` at one and two thirds of the epochs; margin-scalable
+per-pair margins `m_ij = m (1 - s_ij)` with `s_ij` the cosine similarity of mean-centred class centroids of the
+training embeddings (digits are single-label; confusable classes such as 3/9 or 2/3 get smaller margins);
+density-adaptive per-pair margins `(m_i + m_j)/2` centred on `m`, recomputed from the current codes every epoch
+and smoothed by the hysteresis controller.""",
+    ),
+    (
+        "code",
+        """steps_per_epoch = len(emb.train.labels) // base.batch_size
+schedules = lab.standard_schedules(base, emb, steps_per_epoch)
+schedule_table, schedule_runs = lab.schedule_comparison(base, schedules, emb)
+display(schedule_table.round(3))""",
+    ),
+    (
+        "code",
+        """fig = lab.margin_histograms({k: schedule_runs[k] for k in ("constant", "linear warm-up", "margin-scalable")},
+                            title="Schedules ending at the same margin (test codes)")
+fig""",
+    ),
+    (
+        "md",
+        """## 4 · A burst of near-duplicates: damped vs undamped margins
+
+The density-adaptive margin of every database item is recomputed each update cycle from the codes of the database
+plus that cycle's arrivals (60 noisy validation items). At cycle 8 a one-cycle **burst** of 400 near-duplicates of
+one image arrives (a spam wave); from cycle 18 on a **persistent** wave of near-duplicates of another image arrives
+every cycle (a sustained change). Three controllers turn the targets into committed margins: undamped (follows every
+target), EMA only (`beta = 0.3`), and hysteresis (EMA plus a band of 0.05 that the raw target must leave on the
+same side for 3 consecutive cycles before anything is committed).""",
+    ),
+    (
+        "code",
+        """burst = lab.simulate_burst(sweep[SCHEDULE_FRACTION].model, emb, cycles=BURST_CYCLES, seed=SEED)
+fig = lab.plot_burst(burst, save=hashlab.config.figures_dir() / "05_margin_burst.png")
+display(pd.DataFrame({"peak excursion in burst": burst.excursion,
+                      "items moved >5% in burst": burst.moved,
+                      "final gap to target": burst.final_gap}).round(3))
+fig""",
+    ),
+    (
+        "md",
+        """## 5 · Conclusions (checked below)
+
+1. Without a margin (`f = 0`) the codes collapse (mAP near chance); the different-class distances grow with the margin.
+2. Large margins over-constrain: the best `d'` of the sweep is clearly above the `d'` at `f = 1`, and `f = 1` loses mAP.
+3. Every schedule trains a useful code (mAP far above chance); a linear warm-up to DSH's default margin beats the
+   constant default margin on mAP and on separation in this setting.
+4. The hysteresis controller ignores the one-cycle burst (a small fraction of the undamped excursion, almost no item's
+   margin moves) but follows the sustained change.""",
+    ),
+    (
+        "code",
+        """maps = sweep_table.set_index("fraction")
+# 1. collapse without margin; different-class distances grow with the margin
+assert maps.loc[0.0, "map"] < 0.4, maps.loc[0.0, "map"]
+assert maps.loc[0.0, "mean_diff"] + 2 < maps.loc[1 / 16, "mean_diff"] < maps.loc[1 / 2, "mean_diff"] + 0.5
+# 2. over-constraining
+assert maps["dprime"].max() > maps.loc[1.0, "dprime"] + 0.5, maps["dprime"]
+assert maps["map"].max() > maps.loc[1.0, "map"] + 0.1, maps["map"]
+# 3. schedules
+assert (schedule_table["map"] > chance + 0.4).all(), schedule_table["map"]
+assert schedule_table.loc["linear warm-up", "map"] > schedule_table.loc["constant", "map"] + 0.05
+assert schedule_table.loc["linear warm-up", "dprime"] > schedule_table.loc["constant", "dprime"]
+# 4. burst: damped vs undamped
+assert burst.excursion["hysteresis"] < 0.2 * burst.excursion["undamped"], burst.excursion
+assert burst.moved["hysteresis"] < 0.05 < 0.5 < burst.moved["undamped"], burst.moved
+shift = burst.trajectories["target"].iloc[-1] - burst.trajectories["target"].iloc[0]
+followed = burst.trajectories["hysteresis"].iloc[-1] - burst.trajectories["hysteresis"].iloc[0]
+assert shift > 0.05 and followed > 0.5 * shift, (shift, followed)
+print("all conclusions hold")""",
+    ),
+]
+
+
+def build() -> nbformat.NotebookNode:
+    nb = new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    for kind, src in CELLS:
+        if kind == "md":
+            nb.cells.append(new_markdown_cell(src))
+        else:
+            cell = new_code_cell(src)
+            if kind == "params":
+                cell.metadata["tags"] = ["parameters"]
+            nb.cells.append(cell)
+    return nb
+
+
+if __name__ == "__main__":
+    out = Path(__file__).with_name("05_margin_schedules.ipynb")
+    nbformat.write(build(), out)
+    print(f"wrote {out}")
