@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+import pytorch_lightning as pl
 import torch
 
 from hashlab.losses import THESIS_METHODS, HashLoss, available_losses, get_loss
@@ -626,3 +627,86 @@ def test_every_loss_rejects_wrong_label_shape(name):
     for bad in (torch.tensor([0, 1, 2]), torch.zeros(4, 2), torch.zeros(4, 3, 1)):
         with pytest.raises(ValueError, match="labels"):
             loss(h, bad, index=torch.arange(4))
+
+
+# ---------------------------------------------------------------- HashNet continuation callback (Lightning)
+
+
+class _TinyModule(pl.LightningModule):
+    def __init__(self, method: str) -> None:
+        super().__init__()
+        self.loss = get_loss(method, 4, 2)
+        self.head = torch.nn.Linear(3, 4)
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        return self.loss(self.loss.activation(self.head(x)), y).total
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+
+def _fit(module, callback, epochs=4):
+    torch.manual_seed(0)
+    data = torch.utils.data.TensorDataset(torch.randn(16, 3), torch.randint(0, 2, (16,)))
+    trainer = pl.Trainer(
+        max_epochs=epochs,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accelerator="cpu",
+        callbacks=[callback] if callback is not None else [],
+    )
+    trainer.fit(module, torch.utils.data.DataLoader(data, batch_size=8))
+    return trainer
+
+
+def test_hashnet_continuation_raises_and_logs_beta():
+    from hashlab.callbacks import HashNetContinuation
+
+    module, cb = _TinyModule("hashnet"), HashNetContinuation(beta0=1.0, gamma=1.0, power=0.5)
+    trainer = _fit(module, cb)
+    assert cb.history == [(e, pytest.approx(math.sqrt(1 + e))) for e in range(4)]
+    assert module.loss.beta == pytest.approx(2.0)
+    assert trainer.callback_metrics["hashnet_beta"].item() == pytest.approx(2.0)
+    capped = HashNetContinuation(gamma=10.0, power=1.0, beta_max=5.0)
+    assert [capped.beta_at(e) for e in range(3)] == [1.0, 5.0, 5.0]
+
+
+def test_hashnet_continuation_needs_a_beta():
+    from hashlab.callbacks import HashNetContinuation
+
+    with pytest.raises(AttributeError, match="beta"):
+        _fit(_TinyModule("dpsh"), HashNetContinuation(), epochs=1)
+    with pytest.raises(ValueError, match="beta0"):
+        HashNetContinuation(beta0=0.0)
+
+
+@pytest.mark.parametrize("method", ["cnnh", "dsdh", "dshgan"])
+def test_stateful_losses_train_inside_hashing_module(method):
+    from hashlab.module import HashingModule
+
+    torch.manual_seed(0)
+    x, y = torch.randn(48, 8), torch.arange(48) % 3
+    x = x + 2.0 * torch.nn.functional.one_hot(y, 8).float()
+    model = HashingModule(8, 4, 3, method=method, hidden=(16,))
+    data = torch.utils.data.TensorDataset(x, y, torch.arange(48))
+    trainer = pl.Trainer(
+        max_epochs=2,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accelerator="cpu",
+        limit_val_batches=0,
+    )
+    trainer.fit(model, torch.utils.data.DataLoader(data, batch_size=16, shuffle=True))
+    loss = model.loss
+    if method == "cnnh":
+        assert loss.H.shape == (48, 4)
+    elif method == "dsdh":
+        assert loss.b_ready and bool(loss.seen.all())
+    else:
+        assert loss.feature_dim == 8 and loss.generator.out.weight.shape == (8, 256)
+    assert model.encode(x).shape == (48, 4)
