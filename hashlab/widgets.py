@@ -224,8 +224,9 @@ class _TrainingWidget:
 class ExperimentExplorer(_TrainingWidget):
     """Pick dataset, backbone, method, bits (and margin where the loss has one), train, see metrics and plots.
 
-    A click calls ``hashlab.experiment.run`` on the cached embeddings of the selected (dataset, backbone).
-    ``embeddings`` (optional) seeds that in-memory cache, so no disk access is needed for it.
+    A click calls ``hashlab.experiment.run`` on the in-memory embeddings of the selected (dataset, backbone)
+    (:func:`cached_embeddings`). ``embeddings`` (optional, e.g. a subsample) is used instead whenever its
+    (dataset, backbone) is the one selected; ``subsample`` then subsamples further.
     """
 
     def __init__(
@@ -250,8 +251,8 @@ class ExperimentExplorer(_TrainingWidget):
         super().__init__()
         from hashlab.losses import available_losses
 
+        self.given_embeddings = embeddings
         if embeddings is not None:
-            _EMBEDDINGS[(embeddings.dataset, embeddings.backbone)] = embeddings
             dataset, backbone = embeddings.dataset, embeddings.backbone
         if datasets is None:
             from hashlab.data import available_datasets
@@ -360,7 +361,11 @@ class ExperimentExplorer(_TrainingWidget):
         )
 
     def _embeddings(self, config: Any) -> EmbeddingSet:
-        embeddings = cached_embeddings(config.dataset, config.backbone)
+        given = self.given_embeddings
+        if given is not None and (given.dataset, given.backbone) == (config.dataset, config.backbone):
+            embeddings = given
+        else:
+            embeddings = cached_embeddings(config.dataset, config.backbone)
         if config.subsample is not None:  # run() subsamples only embeddings it loads itself
             embeddings = embeddings.subsample(*config.subsample, seed=config.seed)
         return embeddings

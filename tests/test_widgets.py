@@ -212,3 +212,21 @@ def test_show_result_draws_without_retraining_then_slider_retrains(embeddings):
     assert "Bit length: 12" in _texts(ex.output)
     ex.bits.value = 8
     assert ex.runs == 1 and ex.result.codes["test"].shape[1] == 8 and "Bit length: 8" in _texts(ex.output)
+
+
+def test_explorer_uses_given_embeddings_and_loads_others_visibly(embeddings, monkeypatch):
+    import hashlab.features
+
+    def missing(dataset, backbone, **kwargs):
+        raise FileNotFoundError(f"no cached {backbone} embeddings for {dataset}")
+
+    widgets.clear_embedding_cache()
+    monkeypatch.setattr(hashlab.features, "get_embeddings", missing)
+    ex = widgets.ExperimentExplorer(embeddings=embeddings, bits=8, epochs=EPOCHS, batch_size=32)
+    ex.train_button.click()  # the given embeddings: nothing is loaded
+    assert ex.last_error is None and ex.result.embeddings is embeddings
+    ex.backbone.value = "vit_b_16"
+    ex.train_button.click()  # another backbone: loaded through the cache, and the failure is shown
+    assert isinstance(ex.last_error, FileNotFoundError)
+    assert "no cached vit_b_16 embeddings" in "".join(o.get("text", "") for o in ex.output.outputs)
+    assert ex.result.embeddings is embeddings  # the previous result is kept
