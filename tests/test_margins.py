@@ -39,6 +39,13 @@ from hashlab.module import HashingModule
 BITS = 8
 
 
+class _LastBatch(pl.Callback):
+    """Remembers the last training batch (registered after the schedule, so it sees the same batch)."""
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        self.y, self.idx = batch[1].clone(), batch[2].clone()
+
+
 def _blobs(n_per: int = 24, n_classes: int = 4, dim: int = 12, seed: int = 0):
     rng = np.random.default_rng(seed)
     centres = rng.normal(0, 2.0, size=(n_classes, dim))
@@ -203,10 +210,13 @@ def test_margin_scalable_callback_writes_per_pair_margins():
     x, y = _blobs()
     c = class_similarity_from_features(x, y)
     assert np.allclose(np.diag(c), 1) and (c >= 0).all() and (c <= 1).all()
-    sched = MarginScalable(m_max=2.0 * BITS, m_min=0.0, class_similarity=c)
-    model, _, _, _ = _train([sched], epochs=1, batch_size=16)
+    sched, last = MarginScalable(m_max=2.0 * BITS, m_min=0.0, class_similarity=c), _LastBatch()
+    model, _, _, _ = _train([sched, last], epochs=1, batch_size=16)
     m = model.loss.margin
     assert isinstance(m, torch.Tensor) and m.shape == (16, 16)
+    yl = last.y.tolist()
+    expected = [[2.0 * BITS * (1.0 - float(c[a, b])) for b in yl] for a in yl]
+    np.testing.assert_allclose(m.numpy(), np.array(expected), rtol=1e-5, atol=1e-5)
     assert torch.allclose(torch.diagonal(m), torch.zeros(16))  # same item: similarity 1, margin m_min
     assert float(m.max()) <= 2.0 * BITS + 1e-5 and float(m.max()) > BITS  # some well-separated class pair
     # with the identity class similarity the margins reduce to a fixed margin on every dissimilar pair
@@ -291,3 +301,69 @@ def test_schedule_on_loss_without_margin_and_wrong_pair_shape():
     # a relative schedule whose base margin is NaN would produce NaN margins: refused when set
     with pytest.raises(ValueError):
         dsh.loss.margin = float("nan")
+
+
+# ------------------------------------------------------------------------------------------------ notebook helpers
+def test_separation_matches_brute_force():
+    from hashlab.margins.lab import separation
+
+    rng = np.random.default_rng(0)
+    codes = np.where(rng.random((20, 6)) < 0.5, 1, -1).astype(np.int8)
+    labels = np.repeat([0, 1, 2, 3], 5)
+    same, diff = [], []
+    for i in range(20):
+        for j in range(i + 1, 20):
+            d = int((codes[i] != codes[j]).sum())
+            (same if labels[i] == labels[j] else diff).append(d)
+    s, d = np.array(same, float), np.array(diff, float)
+    sep = separation(codes, labels)
+    assert sep["mean_same"] == pytest.approx(s.mean()) and sep["mean_diff"] == pytest.approx(d.mean())
+    assert sep["dprime"] == pytest.approx((d.mean() - s.mean()) / math.sqrt((s.var() + d.var()) / 2))
+    overlap = sum(min(np.mean(s == k), np.mean(d == k)) for k in range(7))
+    assert sep["overlap"] == pytest.approx(overlap)
+    with pytest.raises(ValueError, match="both"):
+        separation(codes[:5], np.zeros(5, dtype=np.int64))
+
+
+def _small_digits_config(**kw):
+    from hashlab.experiment import ExperimentConfig
+
+    base = dict(method="dsh", bits=8, epochs=2, hidden=(32,), batch_size=64, subsample=(300, 100, 100))
+    return ExperimentConfig(**{**base, **kw})
+
+
+def test_margin_explorer_retrains_and_redraws_on_slider_change():
+    from hashlab.experiment import load_embeddings
+    from hashlab.margins.lab import margin_explorer
+
+    cfg = _small_digits_config()
+    emb = load_embeddings(cfg)
+    box = margin_explorer(cfg, emb, bits_options=(8,), fractions=(0.0, 0.5))
+    assert (
+        list(box.cache) == [(8, 0.5)] and "margin 4 bits" in box.status.value
+    )  # DSH default 2L = 4 bits of 8
+    box.fraction.value = 0.0
+    assert set(box.cache) == {(8, 0.5), (8, 0.0)}
+    assert "margin 0 bits" in box.status.value and "mAP" in box.status.value
+    with pytest.raises(ValueError, match="DSH"):
+        margin_explorer(cfg.replace(method="dpsh"), emb)
+
+
+def test_simulate_burst_damped_vs_undamped():
+    from hashlab.experiment import load_embeddings
+    from hashlab.margins.lab import simulate_burst
+
+    cfg = _small_digits_config()
+    emb = load_embeddings(cfg)
+    seed_everything(0)
+    model = HashingModule(
+        in_dim=emb.train.features.shape[1], bits=8, n_classes=10, method="dsh", hidden=(32,)
+    )
+    res = simulate_burst(
+        model, emb, cycles=12, burst_at=4, burst_size=200, shift_at=8, shift_size=200, arrivals=40
+    )
+    traj = res.trajectories
+    assert len(traj) == 12 and np.allclose(traj["undamped"], traj["target"])  # undamped follows every target
+    assert res.excursion["hysteresis"] < 0.5 * res.excursion["undamped"]
+    with pytest.raises(ValueError, match="burst"):
+        simulate_burst(model, emb, cycles=5, burst_at=7)
