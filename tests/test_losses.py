@@ -56,10 +56,17 @@ def test_unknown_hparam_is_rejected():
         get_loss("dsh", 8, 3, margni=1.0)
 
 
-@pytest.mark.parametrize("bits", [0, -3, 2.5])
+@pytest.mark.parametrize("bits", [0, -3, 2.5, True, "8"])
 def test_bad_bits(bits):
     with pytest.raises(ValueError, match="bits"):
         get_loss("dpsh", bits, 3)
+
+
+def test_numpy_integer_sizes_are_accepted():
+    import numpy as np
+
+    loss = get_loss("dsh", np.int64(8), np.int32(3))
+    assert loss.bits == 8 and type(loss.bits) is int and loss.margin == 16.0
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import operator
 from collections.abc import Callable
 from typing import Any, ClassVar, NamedTuple
 
@@ -48,6 +49,19 @@ def sign_codes(x: Tensor) -> Tensor:
     """``sgn`` with ``sgn(0) = +1`` (the library-wide convention), same dtype as ``x``, no gradient."""
     x = x.detach()
     return torch.where(x >= 0, torch.ones_like(x), -torch.ones_like(x))
+
+
+def _positive_int(value: Any, name: str) -> int:
+    """``value`` as a positive ``int`` (Python or numpy integers; not bools or floats), else ``ValueError``."""
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    try:
+        out = operator.index(value)
+    except TypeError:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}") from None
+    if out <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return out
 
 
 def _check_margin_value(value: Any, owner: str) -> float | Tensor:
@@ -87,12 +101,8 @@ class HashLoss(nn.Module):
         super().__init__()
         if hparams:
             raise ValueError(f"{type(self).__name__}: unknown hyper-parameters {sorted(hparams)}")
-        if isinstance(bits, bool) or not isinstance(bits, int) or bits <= 0:
-            raise ValueError(f"bits must be a positive integer, got {bits!r}")
-        if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes <= 0:
-            raise ValueError(f"n_classes must be a positive integer, got {n_classes!r}")
-        self.bits = bits
-        self.n_classes = n_classes
+        self.bits = _positive_int(bits, "bits")
+        self.n_classes = _positive_int(n_classes, "n_classes")
 
     # ------------------------------------------------------------------ hooks
     def activation(self, z: Tensor) -> Tensor:

@@ -196,7 +196,11 @@ class DSHGANLoss(HashLoss):
         multilabel = labels.dim() == 2
         x_pos, x_neg, y_pos, y_neg = self.synthesize(labels, self.feature_dim)
         x_pos, x_neg = x_pos.to(features.dtype), x_neg.to(features.dtype)
-        h_pos, h_neg = encoder_fn(x_pos), encoder_fn(x_neg)
+        # one head pass for the synthetic batch: plain copies (triplet, classification) and copies behind the
+        # gradient-reversal layer (adversary), so G gets +grad of the former and -grad of l_a
+        n = h.shape[0]
+        h_syn = encoder_fn(torch.cat([x_pos, x_neg, grad_reverse(x_pos), grad_reverse(x_neg)]))
+        h_pos, h_neg, h_pos_rev, h_neg_rev = h_syn.split(n)
 
         # hash stream: triplet on {0,1}-relaxed codes
         t, tp, tn = 0.5 * (h + 1), 0.5 * (h_pos + 1), 0.5 * (h_neg + 1)
@@ -213,10 +217,10 @@ class DSHGANLoss(HashLoss):
             + self.classification(h_neg, y_neg.to(h.device), multilabel)
         ) / 3
 
-        # adversary stream: synthetic samples reach it through a gradient-reversal layer (generator ascends l_a)
+        # adversary stream: real codes and the reversed synthetic copies (generator ascends l_a)
         a_real = self.adversary(h).squeeze(1)
-        a_pos = self.adversary(encoder_fn(grad_reverse(x_pos))).squeeze(1)
-        a_neg = self.adversary(encoder_fn(grad_reverse(x_neg))).squeeze(1)
+        a_pos = self.adversary(h_pos_rev).squeeze(1)
+        a_neg = self.adversary(h_neg_rev).squeeze(1)
         adv = (
             F.binary_cross_entropy_with_logits(a_real, torch.ones_like(a_real))
             + F.binary_cross_entropy_with_logits(a_pos, torch.zeros_like(a_pos))
