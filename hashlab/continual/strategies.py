@@ -203,6 +203,9 @@ class CodeDistillation(Replay):
     the asymmetric term ties new codes to the frozen database codes ``b_j`` (similar -> same code, dissimilar ->
     ``dissimilar``); the pinning term keeps replayed items on their stored codes so old-class queries still land
     near them. Backfill is ``frozen``: stored codes are bit-identical after the update.
+
+    Defaults (``memory=50, gamma=2, weight=0.3``) were picked by all-class mAP on the *validation* split of the
+    digits 0-4 / 5-7 / 8-9 stream over gamma in {0.5, 1, 2} x weight in {0.1, 0.3, 1} (32 bits, 10 epochs).
     """
 
     name = "distill"
@@ -211,8 +214,8 @@ class CodeDistillation(Replay):
     def __init__(
         self,
         memory: int = 50,
-        gamma: float = 1.0,
-        weight: float = 1.0,
+        gamma: float = 2.0,
+        weight: float = 0.3,
         dissimilar: float = 0.0,
         seed: int = 0,
         backfill: str | None = None,
