@@ -26,6 +26,7 @@ from torchmetrics import Metric
 from torchmetrics.utilities.data import dim_zero_cat
 
 from hashlab.codes import as_numpy, check_codes
+from hashlab.index import HammingIndex
 
 __all__ = [
     "HammingKNNAccuracy",
@@ -53,6 +54,8 @@ Normalize = Literal["retrieved", "min_k_relevant"]
 
 # Bytes of scratch memory one chunk of queries may use (distances, orders, relevance).
 _CHUNK_BYTES = 256 * 2**20
+# Top-k rankings with k up to this use faiss (HammingIndex, exact (distance, id) order); larger k sort in numpy.
+_FAISS_MAX_K = 2048
 
 
 class MAPResult(NamedTuple):
@@ -240,13 +243,12 @@ def _rank(dist: np.ndarray, k: int, bits: int) -> np.ndarray:
     return np.take_along_axis(part, np.argsort(sub, axis=1), axis=1)
 
 
-def hamming_ranking(query_codes: Any, db_codes: Any, k: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Rank the database for each query by Hamming distance, ties by database index (stable).
-
-    Returns ``(dist int32 (Nq, k), idx int64 (Nq, k))``; ``k=None`` ranks the whole database.
-    """
-    q, db = _check_code_pair(query_codes, db_codes)
-    k = _check_k(k, db.shape[0])
+def _topk(q: np.ndarray, db: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(dist int32, ids int64) of the k nearest by (distance, index): faiss for small k, numpy sort otherwise."""
+    if k <= _FAISS_MAX_K and k < db.shape[0]:
+        index = HammingIndex(q.shape[1])
+        index.add(db)
+        return index.search(q, k)
     dists = np.empty((q.shape[0], k), dtype=np.int32)
     idx = np.empty((q.shape[0], k), dtype=np.int64)
     for sl, dist, _ in _iter_chunks(q, db):
@@ -256,6 +258,40 @@ def hamming_ranking(query_codes: Any, db_codes: Any, k: int | None = None) -> tu
     return dists, idx
 
 
+def hamming_ranking(query_codes: Any, db_codes: Any, k: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Rank the database for each query by Hamming distance, ties by database index (stable).
+
+    Returns ``(dist int32 (Nq, k), idx int64 (Nq, k))``; ``k=None`` ranks the whole database.
+    """
+    q, db = _check_code_pair(query_codes, db_codes)
+    return _topk(q, db, _check_k(k, db.shape[0]))
+
+
+def _relevant_at(ql: np.ndarray, dl: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Relevance (Nq, k) of the database items ``ids`` (Nq, k) to each query."""
+    if ql.ndim == 1:
+        return dl[ids] == ql[:, None]
+    out = np.empty(ids.shape, dtype=bool)
+    step = max(1, _CHUNK_BYTES // max(1, ids.shape[1] * ql.shape[1] * 8))
+    for s in range(0, len(ids), step):
+        out[s : s + step] = (dl[ids[s : s + step]] & ql[s : s + step, None, :]).any(axis=2)
+    return out
+
+
+def _total_relevant(ql: np.ndarray, dl: np.ndarray) -> np.ndarray:
+    """Number of relevant database items per query."""
+    if ql.ndim == 1:
+        classes, counts = np.unique(dl, return_counts=True)
+        pos = np.clip(np.searchsorted(classes, ql), 0, len(classes) - 1)
+        return np.where(classes[pos] == ql, counts[pos], 0)
+    out = np.empty(len(ql), dtype=np.int64)
+    dl_t = dl.astype(np.float32).T
+    step = _chunk_rows(len(dl), per_item_bytes=5)
+    for s in range(0, len(ql), step):
+        out[s : s + step] = ((ql[s : s + step].astype(np.float32) @ dl_t) > 0).sum(axis=1)
+    return out
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Average precision
 # --------------------------------------------------------------------------------------------------------------
@@ -263,8 +299,12 @@ def hamming_ranking(query_codes: Any, db_codes: Any, k: int | None = None) -> tu
 
 def _ap_index(dist: np.ndarray, rel: np.ndarray, k: int, bits: int, normalize: str) -> np.ndarray:
     """AP@k per query with ties broken by database index."""
-    order = _rank(dist, k, bits)
-    hits = np.take_along_axis(rel, order, axis=1)
+    hits = np.take_along_axis(rel, _rank(dist, k, bits), axis=1)
+    return _ap_from_hits(hits, k, rel.sum(axis=1), normalize)
+
+
+def _ap_from_hits(hits: np.ndarray, k: int, total_rel: np.ndarray, normalize: str) -> np.ndarray:
+    """AP@k per row from the relevance of the ranked top k (Nq, k) and each query's total relevant count."""
     rows, cols = np.nonzero(hits)  # row-major: each row's hits in rank order
     n_hits = np.bincount(rows, minlength=len(hits))
     starts = np.concatenate(([0], np.cumsum(n_hits)[:-1]))
@@ -273,7 +313,7 @@ def _ap_index(dist: np.ndarray, rel: np.ndarray, k: int, bits: int, normalize: s
     if normalize == "retrieved":
         div = n_hits.astype(np.float64)
     else:
-        div = np.minimum(k, rel.sum(axis=1)).astype(np.float64)
+        div = np.minimum(k, total_rel).astype(np.float64)
     return np.divide(num, div, out=np.zeros(len(num)), where=div > 0)
 
 
@@ -406,12 +446,17 @@ def mean_average_precision(
     _check_choice("normalize", normalize, ("retrieved", "min_k_relevant"))
     q, db, ql, dl = _prepare(query_codes, db_codes, query_labels, db_labels)
     k_eff = _check_k(k, db.shape[0])
-    per_query = np.empty(q.shape[0], dtype=np.float64)
-    has_rel = np.empty(q.shape[0], dtype=bool)
-    fn = _ap_index if ties == "index" else _ap_average
-    for sl, dist, rel in _iter_chunks(q, db, ql, dl):
-        per_query[sl] = fn(dist, rel, k_eff, q.shape[1], normalize)
-        has_rel[sl] = rel.any(axis=1)
+    if ties == "index" and k_eff <= _FAISS_MAX_K and k_eff < db.shape[0]:
+        total = _total_relevant(ql, dl)
+        hits = _relevant_at(ql, dl, _topk(q, db, k_eff)[1])
+        per_query, has_rel = _ap_from_hits(hits, k_eff, total, normalize), total > 0
+    else:
+        per_query = np.empty(q.shape[0], dtype=np.float64)
+        has_rel = np.empty(q.shape[0], dtype=bool)
+        fn = _ap_index if ties == "index" else _ap_average
+        for sl, dist, rel in _iter_chunks(q, db, ql, dl):
+            per_query[sl] = fn(dist, rel, k_eff, q.shape[1], normalize)
+            has_rel[sl] = rel.any(axis=1)
     result = _resolve_no_relevant(per_query, has_rel, no_relevant)
     return result if return_per_query else result.map
 
@@ -441,6 +486,8 @@ def precision_at_k(
     _check_choice("ties", ties, ("index", "average"))
     q, db, ql, dl = _prepare(query_codes, db_codes, query_labels, db_labels)
     k = _check_k(k, db.shape[0])
+    if ties == "index" and k <= _FAISS_MAX_K and k < db.shape[0]:
+        return float(_relevant_at(ql, dl, _topk(q, db, k)[1]).mean())
     out = np.empty(q.shape[0])
     for sl, dist, rel in _iter_chunks(q, db, ql, dl):
         out[sl] = _p_at_k(dist, rel, k, q.shape[1], ties)
@@ -671,23 +718,24 @@ def retrieval_report(
     p_k_eff = _check_k(p_k if p_k is not None else (k_map or min(100, n_db)), n_db, "p_k")
     knn_k = _check_k(knn_k, n_db, "knn_k")
     nq = q.shape[0]
-    ap, ap_k, pk, pr2 = (np.empty(nq) for _ in range(4))
+    ap, pr2 = np.empty(nq), np.empty(nq)
     has_rel = np.empty(nq, dtype=bool)
-    pred = np.empty((nq,) + dl.shape[1:], dtype=np.int64)
     for sl, dist, rel in _iter_chunks(q, db, ql, dl):
         ap[sl] = _ap_index(dist, rel, n_db, bits, "retrieved")
-        if k_map_eff is not None:
-            ap_k[sl] = _ap_index(dist, rel, k_map_eff, bits, "retrieved")
         has_rel[sl] = rel.any(axis=1)
-        pk[sl] = _p_at_k(dist, rel, p_k_eff, bits, "index")
         pr2[sl] = _p_radius(dist, rel, 2)
-        neigh = dl[_rank(dist, knn_k, bits)]
-        pred[sl] = (neigh.sum(axis=1) * 2 > knn_k) if dl.ndim == 2 else majority_vote(neigh)
+    # one top-K ranking serves map@k, p@k and kNN (a prefix of the (distance, index) order is the top k)
+    top = max(k_map_eff or 0, p_k_eff, knn_k)
+    ids = _topk(q, db, top)[1]
+    hits = _relevant_at(ql, dl, ids)
     out = {"map": _resolve_no_relevant(ap, has_rel, "zero").map}
     if k_map_eff is not None:
+        ap_k = _ap_from_hits(hits[:, :k_map_eff], k_map_eff, _total_relevant(ql, dl), "retrieved")
         out["map@k"] = _resolve_no_relevant(ap_k, has_rel, "zero").map
-    out["p@k"] = float(pk.mean())
+    out["p@k"] = float(hits[:, :p_k_eff].mean())
     out["p@r2"] = float(pr2.mean())
+    neigh = dl[ids[:, :knn_k]]
+    pred = (neigh.sum(axis=1) * 2 > knn_k).astype(np.int64) if dl.ndim == 2 else majority_vote(neigh)
     out["knn_acc"] = float((pred == ql).mean())
     return out
 

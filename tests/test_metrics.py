@@ -204,6 +204,24 @@ def test_chunking_does_not_change_results(monkeypatch):
     assert M.mean_average_precision(q, db, ql, dl, ties="average", k=20) == pytest.approx(avg)
 
 
+@pytest.mark.parametrize("multilabel", [False, True])
+def test_numpy_top_k_path_matches_reference(monkeypatch, multilabel):
+    """Small k uses faiss (HammingIndex); with it switched off the numpy sort path must give the same answers."""
+    monkeypatch.setattr(M, "_FAISS_MAX_K", 0)
+    q, db, ql, dl = data(11, bits=4, multilabel=multilabel)
+    d = ref_hamming(q, db)
+    dist, idx = M.hamming_ranking(q, db, k=9)
+    assert [row.tolist() for row in idx] == [ref_order(d[i])[:9] for i in range(len(q))]
+    for k in (1, 9, 40):
+        assert M.mean_average_precision(q, db, ql, dl, k=k) == pytest.approx(ref_map(q, db, ql, dl, k=k))
+        ref_p = [sum(ref_relevant(ql[i], dl[j]) for j in ref_order(d[i])[:k]) / k for i in range(len(q))]
+        assert M.precision_at_k(q, db, ql, dl, k=k) == pytest.approx(np.mean(ref_p))
+    if not multilabel:
+        np.testing.assert_array_equal(M.knn_predict(q, db, dl, k=5), ref_knn(d, dl, 5))
+    rep = M.retrieval_report(q, db, ql, dl, k_map=30)
+    assert rep["map@k"] == pytest.approx(ref_map(q, db, ql, dl, k=30))
+
+
 # ------------------------------------------------------------------------------------------------ precision
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("multilabel", [False, True])
