@@ -226,6 +226,52 @@ def test_margin_scalable_callback_writes_per_pair_margins():
     assert torch.equal(plain.margins(yb), expected)
 
 
+def test_margins_reach_triplet_and_center_losses_in_the_form_they_read():
+    from hashlab.losses import get_loss
+
+    x, y = _blobs()
+    c = class_similarity_from_features(x, y)
+    sched, last = MarginScalable(m_max=6.0, class_similarity=c), _LastBatch()
+    model, _, _, _ = _train([sched, last], method="triplet", epochs=1)
+    m = model.loss.margin
+    assert m.shape == (16, 1, 16)  # anchor-negative margins m[a, 0, n] for the [a, p, n] triplet terms
+    # the triplet loss with these margins equals the plain sum over valid triplets of [m_an + d_ap - d_an]_+
+    h = torch.tanh(torch.randn(16, BITS, generator=torch.Generator().manual_seed(0)))
+    yl = last.y
+    loss = get_loss("triplet", bits=BITS, n_classes=4)
+    loss.margin = m
+    d = ((h[:, None] - h[None]) ** 2).sum(-1)
+    terms = [
+        max(0.0, float(m[a, 0, n] + d[a, p] - d[a, n]))
+        for a in range(16)
+        for p in range(16)
+        for n in range(16)
+        if p != a and yl[p] == yl[a] and yl[n] != yl[a]
+    ]
+    assert float(loss(h, yl).total) == pytest.approx(np.mean(terms), rel=1e-5)
+    # a center loss (TCL) reads one margin per sample: the anchor's mean margin over its dissimilar pairs
+    sched = MarginScalable(m_max=6.0, class_similarity=c)
+    model, _, _, _ = _train([sched, last], method="tcl", epochs=1)
+    m = model.loss.margin
+    assert m.shape == (16,)
+    yl = last.y.tolist()
+    expected = [np.mean([6.0 * (1 - c[a, b]) for b in yl if b != a]) for a in yl]
+    np.testing.assert_allclose(m.numpy(), expected, rtol=1e-5)
+    dens = DensityAdaptiveMargin(
+        x, y, m0=2.0, k=5, beta=1.0, patience=1
+    )  # undamped: per-item targets at once
+
+    class Snapshot(_LastBatch):
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+            super().on_train_batch_start(trainer, pl_module, batch, batch_idx)
+            self.committed = dens.controller.committed.clone()
+
+    snap = Snapshot()
+    model, _, _, _ = _train([dens, snap], method="tcl", epochs=1)
+    assert model.loss.margin.shape == (16,) and float(model.loss.margin.std()) > 0
+    assert torch.allclose(model.loss.margin, snap.committed[snap.idx])
+
+
 def test_density_adaptive_callback_per_pair_margins():
     x, y = _blobs()
     cb = DensityAdaptiveMargin(
@@ -271,8 +317,10 @@ def test_bad_margins_raise_clear_errors():
         check_margin(torch.tensor([1.0, float("inf")]))
     with pytest.raises(ValueError, match="batch has 4"):
         check_margin(torch.ones(3, 3), batch_size=4)
-    with pytest.raises(ValueError, match="square"):
+    with pytest.raises(ValueError, match="per-pair"):
         check_margin(torch.ones(4, 3))
+    with pytest.raises(ValueError, match="anchor-negative"):
+        check_margin(torch.ones(4, 2, 4))
     with pytest.raises(ValueError, match=">= 0"):
         LinearWarmup(start=-1.0, end=2.0, warmup=3)
     with pytest.raises(ValueError, match="NaN"):

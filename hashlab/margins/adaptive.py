@@ -35,7 +35,7 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 
-from hashlab.margins.schedules import _check_scalar, check_margin, log_value, set_loss_margin
+from hashlab.margins.schedules import _check_scalar, check_margin, log_value, margin_for_loss, set_loss_margin
 
 __all__ = [
     "AnchorPrototypes",
@@ -192,8 +192,8 @@ class DensityAdaptiveMargin(pl.Callback):
 
     Every ``every_n_steps`` optimisation steps (default: once per epoch) the training-split ``features`` (positions
     matching the batch index ``batch[2]``) are encoded with ``pl_module`` and new targets :func:`density_margins` fed to
-    the controller. Before each batch the loss gets ``m[idx]`` (``per="sample"``, ``(B,)``) or ``(m_i + m_j) / 2``
-    (``per="pair"``, ``(B, B)``). ``relative=True`` measures ``m0``, ``m_min``, ``m_max`` in units of the loss's
+    the controller. Before each batch the loss gets ``m[idx]`` (``per="sample"``, ``(B,)``), ``(m_i + m_j) / 2``
+    (``per="pair"``, ``(B, B)``) or, with ``per="auto"``, the form the loss reads (:func:`margin_for_loss`). ``relative=True`` measures ``m0``, ``m_min``, ``m_max`` in units of the loss's
     starting margin. Logs ``"margin"`` (batch mean). ``trajectory`` holds the mean committed margin per update.
     """
 
@@ -212,11 +212,11 @@ class DensityAdaptiveMargin(pl.Callback):
         patience: int = 2,
         max_step: float = math.inf,
         every_n_steps: int | None = None,
-        per: str = "pair",
+        per: str = "auto",
         relative: bool = False,
     ):
-        if per not in ("pair", "sample"):
-            raise ValueError(f"per must be 'pair' or 'sample', got {per!r}")
+        if per not in ("auto", "pair", "sample"):
+            raise ValueError(f"per must be 'auto', 'pair' or 'sample', got {per!r}")
         if every_n_steps is not None and every_n_steps < 1:
             raise ValueError(f"every_n_steps must be >= 1, got {every_n_steps}")
         self.features = _as_float_tensor(features, "features")
@@ -268,7 +268,10 @@ class DensityAdaptiveMargin(pl.Callback):
             )
         idx = batch[2].long().cpu()
         m = self.controller.committed[idx] * self.scale
-        margin = pair_margins(m) if self.per == "pair" else m
+        if self.per == "auto":
+            margin = margin_for_loss(pl_module.loss, pair_margins(m), m)
+        else:
+            margin = pair_margins(m) if self.per == "pair" else m
         set_loss_margin(pl_module, margin.to(batch[0].device), int(len(idx)))
         pl_module.log("margin", float(m.mean()), on_step=True, on_epoch=True, batch_size=int(len(idx)))
 

@@ -45,6 +45,7 @@ __all__ = [
     "cosine_warmup",
     "linear_warmup",
     "log_value",
+    "margin_for_loss",
     "pair_similarity",
     "scalable_margins",
     "set_loss_margin",
@@ -68,23 +69,29 @@ def _check_scalar(value: Any, name: str) -> float:
 
 
 def check_margin(margin: Any, batch_size: int | None = None, name: str = "margin") -> MarginValue:
-    """Validate a margin: a finite non-negative scalar, ``(B,)`` per-sample or ``(B, B)`` per-pair tensor.
+    """Validate a margin: a finite non-negative scalar, ``(B,)`` per-sample, ``(B, B)`` per-pair or ``(B, 1, B)``
+    per anchor-negative pair (triplet losses index their terms ``[a, p, n]``) tensor.
 
     Returns a float for scalars and a float tensor otherwise. Raises ``ValueError`` naming the problem: negative,
-    NaN/inf, wrong number of dimensions, or (when ``batch_size`` is given) a shape other than ``(B,)``/``(B, B)``.
+    NaN/inf, an unsupported shape, or (when ``batch_size`` is given) a batch dimension other than ``B``.
     """
     if isinstance(margin, torch.Tensor | np.ndarray) and np.ndim(margin) > 0:
         t = torch.as_tensor(margin, dtype=torch.float32) if isinstance(margin, np.ndarray) else margin.float()
-        if t.ndim > 2:
+        shape = tuple(t.shape)
+        ok = (
+            t.ndim == 1
+            or (t.ndim == 2 and shape[0] == shape[1])
+            or (t.ndim == 3 and shape[1] == 1 and shape[0] == shape[2])
+        )
+        if not ok:
             raise ValueError(
-                f"{name} must be a scalar, (B,) per-sample or (B, B) per-pair, got shape {tuple(t.shape)}"
+                f"{name} must be a scalar, (B,) per-sample, (B, B) per-pair or (B, 1, B) anchor-negative margins, "
+                f"got shape {shape}"
             )
-        if t.ndim == 2 and t.shape[0] != t.shape[1]:
-            raise ValueError(f"per-pair {name} must be square (B, B), got shape {tuple(t.shape)}")
-        if batch_size is not None and t.shape[0] != batch_size:
+        if batch_size is not None and shape[0] != batch_size:
             raise ValueError(
-                f"{name} has shape {tuple(t.shape)} but the batch has {batch_size} samples "
-                f"(expected ({batch_size},) or ({batch_size}, {batch_size}))"
+                f"{name} has shape {shape} but the batch has {batch_size} samples "
+                f"(expected ({batch_size},), ({batch_size}, {batch_size}) or ({batch_size}, 1, {batch_size}))"
             )
         if not torch.isfinite(t).all():
             raise ValueError(f"{name} contains {int((~torch.isfinite(t)).sum())} NaN/inf value(s)")
@@ -92,6 +99,22 @@ def check_margin(margin: Any, batch_size: int | None = None, name: str = "margin
             raise ValueError(f"{name} must be >= 0, found min {float(t.min()):.4g}")
         return t
     return _check_scalar(margin.item() if hasattr(margin, "item") else margin, name)
+
+
+def margin_for_loss(loss: Any, pair: torch.Tensor, sample: torch.Tensor) -> torch.Tensor:
+    """Pick the form of a batch's margins that ``loss`` reads correctly.
+
+    Pairwise losses (``family == "pairwise"``, e.g. DSH) get the ``(B, B)`` per-pair margins; triplet losses that form
+    every triplet of the batch (``mining == "all"``: triplet, DNNH) get them as ``(B, 1, B)`` anchor-negative margins
+    (their terms are indexed ``[a, p, n]``); every other loss (batch-hard mining, DSH-GAN, TCL, CSQ) gets the ``(B,)``
+    per-sample (per-anchor) margins.
+    """
+    family = getattr(loss, "family", "")
+    if family == "pairwise":
+        return pair
+    if family == "triplet" and getattr(loss, "mining", None) == "all":
+        return pair[:, None, :]
+    return sample
 
 
 def _check_span(warmup: float, start: float, end: float) -> tuple[float, float, float]:
@@ -338,8 +361,9 @@ class MarginScalable(MarginSchedule):
     """Per-pair margin-scalable margins (Yu et al. 2022) computed from each batch's labels.
 
     ``m_ij = m_min + (m_max - m_min) * (1 - s_ij)`` with ``s_ij`` from :func:`pair_similarity` (multi-hot: label
-    cosine; single-label: ``class_similarity[y_i, y_j]``, see :func:`class_similarity_from_features`). The logged
-    ``"margin"`` is the mean margin over the batch's dissimilar pairs (``s_ij < 1``).
+    cosine; single-label: ``class_similarity[y_i, y_j]``, see :func:`class_similarity_from_features`), written in the
+    form the loss reads (:func:`margin_for_loss`; per-anchor losses get the mean over the anchor's dissimilar pairs).
+    The logged ``"margin"`` is the mean margin over the batch's dissimilar pairs (``s_ij < 1``).
     """
 
     def __init__(
@@ -374,8 +398,17 @@ class MarginScalable(MarginSchedule):
         labels = batch[1]
         sim = pair_similarity(labels.cpu(), self.class_similarity)
         margin = scalable_margins(sim, self.m_max, self.m_min) * (self.base if self.relative else 1.0)
-        set_loss_margin(pl_module, margin.to(labels.device), int(labels.shape[0]))
         dissimilar = sim < 1.0
+        # per-anchor form: the mean margin over the anchor's dissimilar pairs (m_max * scale if it has none)
+        top = self.m_max * (self.base if self.relative else 1.0)
+        count = dissimilar.sum(1)
+        per_anchor = torch.where(
+            count > 0,
+            (margin * dissimilar).sum(1) / count.clamp_min(1),
+            torch.full_like(count, top, dtype=margin.dtype),
+        )
+        chosen = margin_for_loss(getattr(pl_module, "loss", None), margin, per_anchor)
+        set_loss_margin(pl_module, chosen.to(labels.device), int(labels.shape[0]))
         logged = float(margin[dissimilar].mean()) if dissimilar.any() else 0.0
         self.history.append((trainer.global_step, logged))
         pl_module.log("margin", logged, on_step=True, on_epoch=True, batch_size=int(labels.shape[0]))
