@@ -132,6 +132,17 @@ def test_margin_validation(bad):
         loss.margin = bad
 
 
+def test_margin_of_wrong_shape_is_rejected_at_use():
+    loss = get_loss("tcl", 3, 3)
+    loss.margin = torch.ones(4, 4)  # a per-pair margin means nothing to a per-sample loss
+    with pytest.raises(ValueError, match="margin of shape"):
+        loss(_h(H4).float(), torch.tensor([0, 1, 2, 0]))
+    loss = get_loss("dsh", 3, 3)
+    loss.margin = torch.ones(5)
+    with pytest.raises(ValueError, match="margin of shape"):
+        loss(_h(H4), torch.tensor([0, 1, 2, 0]))
+
+
 def test_losses_without_margin_have_no_margin_attribute():
     assert not hasattr(get_loss("dpsh", 3, 2), "margin")
 

@@ -152,7 +152,8 @@ class HashLoss(nn.Module):
         elif m.dim() == 2 and ref.dim() == 3 and m.shape == ref.shape[:1] * 2:
             m = m[:, None, :]  # per-pair margin of a triplet loss: the (anchor, negative) pair's value
         try:
-            torch.broadcast_shapes(m.shape, ref.shape)
+            if torch.broadcast_shapes(m.shape, ref.shape) != ref.shape:
+                raise RuntimeError("margin would enlarge the loss terms")
         except RuntimeError as exc:
             raise ValueError(
                 f"{type(self).__name__}: margin of shape {tuple(m.shape)} does not broadcast to the loss terms "
