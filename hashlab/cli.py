@@ -97,10 +97,19 @@ def _train(args: argparse.Namespace) -> int:
         f"database = train ({sizes['train']}), queries = test ({sizes['test']}), "
         f"model selected on val ({sizes['val']}) at epoch {result.best_epoch}"
     )
-    print(f"{'metric':<12}{'test':>10}{'val':>10}")
+    print(f"{'metric':<18}{'test':>10}{'val':>10}")
+    p_k = config.map_k or min(100, sizes["train"])
+    shown = {
+        "map": "mAP",
+        "map@k": f"mAP@{config.map_k}",
+        "p@k": f"P@{p_k}",
+        "p@r2": "P@r<=2",
+        "knn_acc": f"KNN acc (k={config.knn_k})",
+    }
     for name, value in result.metrics.items():
-        print(f"{name:<12}{value:>10.4f}{result.val_metrics.get(name, float('nan')):>10.4f}")
-    print(f"{'train_s':<12}{result.train_seconds:>10.1f}")
+        label = shown.get(name, name)
+        print(f"{label:<18}{value:>10.4f}{result.val_metrics.get(name, float('nan')):>10.4f}")
+    print(f"{'train seconds':<18}{result.train_seconds:>10.1f}")
     return 0
 
 

@@ -1,0 +1,54 @@
+"""The ``hashlab`` console script: ``train`` prints retrieval metrics well above chance; bad input is rejected."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from hashlab.cli import main
+
+
+def test_train_digits_32_bits_prints_metrics_above_chance(capsys):
+    assert main(["train", "--dataset", "digits", "--bits", "32", "--no-progress", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["config"]["bits"] == 32
+    assert report["test"]["knn_acc"] > 0.8, report["test"]
+    assert report["test"]["map"] > 0.8, report["test"]
+    assert report["sizes"] == {"train": 1079, "val": 359, "test": 359}
+
+
+def test_train_table_output_names_protocol(capsys):
+    assert main(["train", "--bits", "16", "--epochs", "2", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "database = train (1079), queries = test (359)" in out
+    assert "KNN acc (k=7)" in out and "mAP" in out
+
+
+def test_console_script_is_installed():
+    out = subprocess.run(
+        [sys.executable, "-m", "hashlab.cli", "--help"], capture_output=True, text=True, check=True
+    )
+    for command in ("train", "reproduce", "lab"):
+        assert command in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("argv", "error", "match"),
+    [
+        (["train", "--dataset", "no-such-set", "--epochs", "1"], KeyError, "digits"),
+        (["train", "--bits", "0", "--epochs", "1"], ValueError, "bit length"),
+        (["train", "--bits", "100000", "--epochs", "1"], ValueError, "bit length"),
+    ],
+)
+def test_bad_arguments_raise_clear_errors(argv, error, match):
+    with pytest.raises(error, match=match):
+        main(argv)
+
+
+def test_unknown_method_is_refused_by_the_parser(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--method", "no-such-loss"])
+    assert "invalid choice" in capsys.readouterr().err
