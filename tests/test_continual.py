@@ -22,7 +22,7 @@ from hashlab.continual import (
     train_base,
 )
 from hashlab.continual.drift import DriftDetector
-from hashlab.continual.learner import ContinualState
+from hashlab.continual.learner import ContinualResult, ContinualState
 from hashlab.continual.metrics import UpdateCost, relative_cost
 from hashlab.continual.replay import check_buffer_size, herding, structure_aware_selection
 from hashlab.continual.strategies import CodeDistillation, CodeExtension, NaiveFinetune, Replay, Strategy
@@ -367,3 +367,56 @@ def test_same_seed_same_codes(digits_stream, base):
     assert np.array_equal(a.state.index.codes, b.state.index.codes)
     assert np.allclose(a.R, b.R, equal_nan=True)
     assert hamming_distance(a.state.index.codes[:1], b.state.index.codes[:1])[0, 0] == 0
+
+
+# ------------------------------------------------------------------------------------------------ notebook helpers
+def _fake_result(name: str, old: float, all_: float) -> ContinualResult:
+    r = np.array([[0.9, np.nan], [old, 0.5]])
+    return ContinualResult(
+        name,
+        r,
+        [old, old],
+        [0.5, 0.5],
+        [all_, all_],
+        [UpdateCost(), UpdateCost()],
+        [{}, {}],
+        [],
+        [(0,), (1,)],
+    )
+
+
+def test_seed004_claims_reads_the_numbers():
+    import pandas as pd
+
+    from hashlab.continual.experiments import claims_statement, seed004_claims
+
+    results = {
+        "distill": _fake_result("distill", 0.9, 0.8),
+        "naive": _fake_result("naive", 0.6, 0.7),
+        "full": _fake_result("full", 0.95, 0.85),
+    }
+    sweep = pd.DataFrame(
+        {"chunk_share": [0.1, 0.5], "time_saving": [0.85, 0.3], "gradient_saving": [0.9, 0.45]}
+    )
+    claims = seed004_claims(results, sweep).set_index("measure")
+    assert claims.loc["old-class mAP: lifelong vs naive (relative)", "value"] == pytest.approx(0.5)
+    assert claims.loc["old-class mAP: lifelong vs naive (relative)", "held"]
+    assert not claims.loc["all-class mAP: lifelong vs naive (relative)", "held"]  # 0.8 / 0.7 - 1 = 14 %
+    assert claims.loc["old-class mAP: lifelong vs naive (absolute points)", "held"]  # 30 points
+    assert claims.loc["sample gradients vs full retrain, chunk share 10%", "held"]
+    assert not claims.loc["sample gradients vs full retrain, chunk share 50%", "held"]
+    text = claims_statement(results, sweep)
+    assert "only for chunk shares <= 10%" in text and "-5.0 points" in text
+
+
+def test_widget_builds_and_runs(digits_stream, base):
+    from hashlab.continual.widgets import build_continual_widget
+
+    w = build_continual_widget(digits_stream, base, memory=20, weight=0.5)
+    assert (w.memory.value, w.weight.value) == (20, 0.5)
+    w.memory.value = 0
+    result = w.run()
+    assert result is w.result and result.strategy == "distill(m=0,w=0.5)"
+    assert len(w.output.outputs) == 2 and "done" in w.status.value
+    with pytest.raises(ValueError, match="memory must be in"):
+        build_continual_widget(digits_stream, base, memory=10_000)
