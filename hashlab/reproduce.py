@@ -129,6 +129,22 @@ def knn_confusion(
     return np.asarray(confusion_matrix(query_labels, pred, n_classes), dtype=np.int64)
 
 
+def random_codes_baseline(
+    embeddings: Any, bits: int, seed: int = 0, knn_k: int = THESIS_KNN_K, map_k: int | None = 100
+) -> dict[str, float]:
+    """Retrieval metrics of random ±1 codes (test queries vs train database): the floor every method must beat."""
+    from hashlab.codes import to_codes
+    from hashlab.metrics import retrieval_report
+
+    rng = np.random.default_rng(seed)
+    train = to_codes(rng.standard_normal((len(embeddings.train.labels), int(bits))))
+    test = to_codes(rng.standard_normal((len(embeddings.test.labels), int(bits))))
+    report = retrieval_report(
+        test, train, embeddings.test.labels, embeddings.train.labels, k_map=map_k, knn_k=knn_k
+    )
+    return {k: float(v) for k, v in report.items()}
+
+
 # ------------------------------------------------------------------------------------------------ grid cells
 @dataclass
 class CellResult:
@@ -145,6 +161,7 @@ class CellResult:
     class_names: list[str]
     model_config: dict[str, Any] = field(default_factory=dict)
     finished_utc: str = ""
+    hardware: str = ""
     codes: np.ndarray | None = None  # test-query codes (int8 ±1), when loaded or just computed
     labels: np.ndarray | None = None  # test labels
     result: Any = None  # the ExperimentResult when computed in this process
@@ -164,6 +181,7 @@ class CellResult:
             "class_names": self.class_names,
             "model_config": self.model_config,
             "finished_utc": self.finished_utc,
+            "hardware": self.hardware,
         }
 
 
@@ -228,6 +246,7 @@ def cell_settings(
             "hidden": [int(h) for h in hidden],
             "seed": int(seed),
             "loss_kwargs": dict(loss_kwargs or {}),
+            "callbacks": [type(c).__name__ for c in method_callbacks(method)],
             "knn_k": int(knn_k),
             "map_k": map_k,
             "subsample": list(subsample) if subsample else None,
@@ -274,6 +293,7 @@ def load_cell(cells_dir: Path, method: str, bits: int, settings: dict[str, Any])
         class_names=rec["class_names"],
         model_config=rec.get("model_config", {}),
         finished_utc=rec.get("finished_utc", ""),
+        hardware=rec.get("hardware", ""),
     )
     codes_path = cells_dir / f"{_cell_stem(method, bits)}.codes.npz"
     if codes_path.exists():
@@ -302,9 +322,20 @@ def _write_cell(cells_dir: Path, cell: CellResult) -> None:
         tmp.write_text(json.dumps(_jsonable(cell.record()), indent=1))
 
 
+def method_callbacks(method: str) -> list[Any]:
+    """Training callbacks a method needs: HashNet's continuation of ``beta`` in ``tanh(beta z)`` (Algorithm 6 of the
+    thesis; ``hashlab.callbacks.HashNetContinuation`` defaults, beta_t = (1 + t)^0.5 per epoch)."""
+    if method == "hashnet":
+        from hashlab.callbacks import HashNetContinuation
+
+        return [HashNetContinuation()]
+    return []
+
+
 def compute_cell(embeddings: Any, settings: dict[str, Any], progress: bool = False) -> CellResult:
     """Train one (method, bits) head with ``experiment.run`` and evaluate it (test queries vs train database)."""
     from hashlab import experiment
+    from hashlab.plots import hardware_info
 
     config = experiment.ExperimentConfig(
         dataset=settings["dataset"],
@@ -321,7 +352,9 @@ def compute_cell(embeddings: Any, settings: dict[str, Any], progress: bool = Fal
         map_k=settings["map_k"],
         subsample=None,  # the embeddings handed over are already subsampled
     )
-    result = experiment.run(config, embeddings=embeddings, progress=progress)
+    result = experiment.run(
+        config, embeddings=embeddings, callbacks=method_callbacks(config.method), progress=progress
+    )
     test_codes, train_codes = np.asarray(result.codes["test"]), np.asarray(result.codes["train"])
     test_labels, train_labels = np.asarray(result.labels["test"]), np.asarray(result.labels["train"])
     n_classes = len(result.class_names)
@@ -341,6 +374,7 @@ def compute_cell(embeddings: Any, settings: dict[str, Any], progress: bool = Fal
         class_names=[str(c) for c in result.class_names],
         model_config=_jsonable(dict(model_config)),
         finished_utc=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        hardware=hardware_info(),
         codes=test_codes.astype(np.int8),
         labels=test_labels,
         result=result,
@@ -658,7 +692,8 @@ def training_cost_figure(
 
 def ours_vs_thesis(table: int, cells: dict[tuple[str, int], CellResult], dataset: str) -> pd.DataFrame:
     """Table 5 or 6 side by side (``hashlab.plots.thesis_vs_ours_table`` layout): thesis (%) / ours (%) / delta per
-    bit length, methods as rows. For a non-thesis dataset the thesis column is PathMNIST's, for reference only."""
+    bit length we ran, methods as rows. For a non-thesis dataset the thesis column is PathMNIST's, for reference
+    only, and the deltas are left empty."""
     from hashlab import plots
 
     ref = thesis_dataset_for(dataset) or "pathmnist"
@@ -668,10 +703,12 @@ def ours_vs_thesis(table: int, cells: dict[tuple[str, int], CellResult], dataset
     )
     ours = ours[ours["method"].isin(wide.index)].pivot(index="method", columns="bits", values="acc")
     wide = wide.loc[[m for m in wide.index if m in ours.index]]
-    columns = sorted(set(wide.columns) | set(ours.columns))
+    columns = sorted(ours.columns)  # the code lengths we ran
     side = plots.thesis_vs_ours_table(
         ours.reindex(columns=columns), wide.reindex(columns=columns), styled=False
     )
+    if thesis_dataset_for(dataset) is None:  # other datasets: a difference would not be a reproduction error
+        side.loc[:, [c for c in side.columns if c[1] == "delta"]] = np.nan
     side.index = [thesis.method_label(m) for m in side.index]
     side.index.name = f"thesis: {ref}; ours: {dataset}"
     return side
@@ -836,6 +873,7 @@ def assumptions(
             "loss_kwargs": settings.get("loss_kwargs")
             or "library defaults of hashlab.losses (see each loss's docstring)",
             "map_k": settings["map_k"],
+            "hashnet_continuation": "HashNetContinuation callback, beta_t = (1 + epoch)^0.5 (set per epoch)",
             "fig30_timing": "train_seconds of experiment.run (wall clock of the whole fit on this hardware, one run "
             "per cell); the thesis gives no numbers, no dataset and no hardware for Fig. 30",
             "hardware": hardware,
@@ -1176,3 +1214,26 @@ def choose_setting(
     else:
         reason = "FAST mode (HASHLAB_FAST=1): the offline stand-in is used"
     return "digits", "pixels", f"{reason}: scikit-learn's 8x8 digits with standardised pixel features"
+
+
+def distance_counts(batch_labels: np.ndarray, n_classes: int) -> dict[str, int]:
+    """Distances one training batch needs (the thesis's §4.3.4 argument for TCL's efficiency, counted, not timed).
+
+    ``pairwise matrix``: all ``B (B - 1) / 2`` code pairs (what a batch-all triplet loss such as DNNH's evaluates);
+    ``valid triplets``: (anchor, positive, negative) triples of distinct items with ``y_a = y_p != y_n``, each of which
+    compares two distances; ``tcl``: ``B * C`` sample-to-centre distances; ``dshgan``: ``2 B`` real-to-synthetic
+    distances (one synthetic positive and one negative per real item). Single-label ``batch_labels`` only.
+    """
+    y = np.asarray(batch_labels)
+    if y.ndim != 1:
+        raise ValueError("distance_counts needs single-label (B,) labels")
+    b = len(y)
+    counts = np.bincount(y, minlength=n_classes).astype(np.int64)
+    triplets = int(sum(c * (c - 1) * (b - c) for c in counts))
+    return {
+        "batch": b,
+        "pairwise matrix": b * (b - 1) // 2,
+        "valid triplets": triplets,
+        "tcl": b * n_classes,
+        "dshgan": 2 * b,
+    }

@@ -223,3 +223,51 @@ def test_unknown_choices_raise(tmp_path, dataset, backbone, methods, match):
 def test_bad_bits_raise(tmp_path):
     with pytest.raises(ValueError, match="bits must be positive"):
         reproduce.reproduce("digits", "pixels", tmp_path, methods=["dsh"], bits=[0])
+
+
+def test_ours_vs_thesis_side_by_side(first_run):
+    _, result, _ = first_run
+    side = reproduce.ours_vs_thesis(5, result["cells"], "digits")
+    assert list(side.index) == ["DSH", "DPSH"]
+    assert side.loc["DSH", (12, "thesis")] == thesis.thesis_value(5, "dsh", "pathmnist", 12)
+    assert side.loc["DPSH", (24, "ours")] == pytest.approx(
+        100 * result["cells"][("dpsh", 24)].metrics["knn_acc"]
+    )
+    assert side.loc[:, (12, "delta")].isna().all()  # digits vs PathMNIST: no reproduction delta
+
+
+def test_random_codes_are_near_chance_and_methods_beat_them(first_run):
+    from hashlab.features import get_embeddings
+
+    _, result, _ = first_run
+    emb = get_embeddings("digits", "pixels")
+    rand = reproduce.random_codes_baseline(emb, 24, seed=0)
+    assert rand["knn_acc"] < 0.25 and rand["map"] < 0.2  # 10 balanced classes: chance 0.1
+    assert all(c.metrics["knn_acc"] > rand["knn_acc"] + 0.3 for c in result["cells"].values())
+
+
+def test_distance_counts_against_enumeration():
+    import itertools
+
+    labels = np.array([0, 0, 1, 2, 2, 2, 1])
+    n = len(labels)
+    triplets = sum(
+        1
+        for a, p, q in itertools.permutations(range(n), 3)
+        if labels[a] == labels[p] and labels[a] != labels[q]
+    )
+    counts = reproduce.distance_counts(labels, n_classes=3)
+    assert counts == {
+        "batch": 7,
+        "pairwise matrix": 21,
+        "valid triplets": triplets,
+        "tcl": 21,
+        "dshgan": 14,
+    }
+    with pytest.raises(ValueError, match="single-label"):
+        reproduce.distance_counts(np.zeros((3, 2), dtype=int), 2)
+
+
+def test_choose_setting_fast_is_offline():
+    dataset, backbone, reason = reproduce.choose_setting(fast=True)
+    assert (dataset, backbone) == ("digits", "pixels") and "FAST" in reason
