@@ -114,8 +114,9 @@ and smoothed by the hysteresis controller.""",
         "code",
         """steps_per_epoch = len(emb.train.labels) // base.batch_size
 schedules = lab.standard_schedules(base, emb, steps_per_epoch)
-schedule_table, schedule_runs = lab.schedule_comparison(base, schedules, emb)
-display(schedule_table.round(3))""",
+schedule_table, schedule_runs, schedule_margins = lab.schedule_comparison(base, schedules, emb)
+display(schedule_table.round(3))
+lab.plot_schedules(schedule_margins, BITS, title=f"Margin per step (DSH {BITS} bits, default margin {BITS // 2} bits)")""",
     ),
     (
         "code",

@@ -415,3 +415,21 @@ def test_simulate_burst_damped_vs_undamped():
     assert res.excursion["hysteresis"] < 0.5 * res.excursion["undamped"]
     with pytest.raises(ValueError, match="burst"):
         simulate_burst(model, emb, cycles=5, burst_at=7)
+
+
+def test_schedule_comparison_records_the_margins_the_loss_used():
+    from hashlab.experiment import load_embeddings
+    from hashlab.margins.lab import schedule_comparison
+
+    cfg = _small_digits_config(loss_kwargs={"margin": 6.0})
+    emb = load_embeddings(cfg)
+    schedules = {
+        "constant": lambda: [ConstantMargin(1.0, relative=True)],
+        "linear": lambda: [LinearWarmup(0.0, 1.0, warmup=4, relative=True)],
+    }
+    table, results, margins = schedule_comparison(cfg, schedules, emb)
+    assert list(table.index) == ["constant", "linear"] and (table["map"] > 0).all()
+    steps = margins.index.to_numpy()
+    assert len(steps) == 2 * (300 // 64)  # epochs x full batches (ragged last batch dropped)
+    np.testing.assert_allclose(margins["constant"], 6.0)
+    np.testing.assert_allclose(margins["linear"], [6.0 * min(t / 4, 1.0) for t in steps], rtol=1e-6)

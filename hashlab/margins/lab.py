@@ -39,11 +39,13 @@ from hashlab.plots import hamming_distance_histogram, hamming_pair_distances
 
 __all__ = [
     "BurstResult",
+    "MarginRecorder",
     "dsh_margin",
     "margin_explorer",
     "margin_histograms",
     "margin_sweep",
     "plot_burst",
+    "plot_schedules",
     "schedule_comparison",
     "separation",
     "simulate_burst",
@@ -130,19 +132,58 @@ def standard_schedules(
     }
 
 
+class MarginRecorder(Callback):
+    """Records the mean of ``pl_module.loss.margin`` at every training step (after the schedules have set it)."""
+
+    def __init__(self) -> None:
+        self.trace: list[tuple[int, float]] = []
+
+    def on_train_batch_start(self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int) -> None:
+        m = pl_module.loss.margin
+        self.trace.append(
+            (trainer.global_step, float(m.float().mean()) if isinstance(m, torch.Tensor) else float(m))
+        )
+
+
 def schedule_comparison(
     config: ExperimentConfig,
     schedules: Mapping[str, Callable[[], list[Callback]]],
     embeddings: EmbeddingSet | None = None,
-) -> tuple[pd.DataFrame, dict[str, ExperimentResult]]:
-    """Train ``config`` once per schedule (fresh callbacks each); table of mAP and separation per schedule."""
+) -> tuple[pd.DataFrame, dict[str, ExperimentResult], pd.DataFrame]:
+    """Train ``config`` once per schedule (fresh callbacks each).
+
+    Returns the table of mAP and separation per schedule, the results, and the margin traces (index: step, one
+    column per schedule: the batch-mean margin the loss used at that step, in the loss's units).
+    """
     embeddings = load_embeddings(config) if embeddings is None else embeddings
-    rows, results = [], {}
+    rows, results, traces = [], {}, {}
     for name, make in schedules.items():
-        res = run(config, embeddings=embeddings, callbacks=make(), progress=False)
+        recorder = MarginRecorder()
+        res = run(config, embeddings=embeddings, callbacks=[*make(), recorder], progress=False)
         results[name] = res
+        traces[name] = pd.Series(dict(recorder.trace))
         rows.append(_row(res, schedule=name))
-    return pd.DataFrame(rows).set_index("schedule"), results
+    margins = pd.DataFrame(traces)
+    margins.index.name = "step"
+    return pd.DataFrame(rows).set_index("schedule"), results, margins
+
+
+def plot_schedules(margins: pd.DataFrame, bits: int, title: str | None = None, save: Any = None) -> Figure:
+    """The margin each schedule used per training step, in Hamming bits (DSH units / 4)."""
+    fig = Figure(figsize=(7.5, 3.2))
+    ax = fig.subplots()
+    for name in margins.columns:
+        ax.plot(margins.index, margins[name] / 4.0, label=name, lw=1.5)
+    ax.set_xlabel("training step")
+    ax.set_ylabel(f"batch-mean margin (bits of {bits})")
+    ax.legend(fontsize=7, ncol=2)
+    ax.set_title(title or "Margin schedules")
+    fig.tight_layout()
+    if save is not None:
+        from hashlab.plots import save_figure
+
+        save_figure(fig, save)
+    return fig
 
 
 def margin_histograms(
