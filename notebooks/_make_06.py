@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -169,6 +172,9 @@ the 1−α quantile of its permutation null (200 permutations)."""
                        shift_at=DRIFT_SHIFT_AT, kind="noise", strength=DRIFT_STRENGTH, seed=SEED)
 monitor = cx.drift_monitor(windows, alpha=ALPHA, seed=SEED)
 display(monitor.round(4))
+triggered = monitor.loc[monitor.alarm, "window"].tolist()
+print(f"updates triggered in windows {triggered}: {len(triggered)} of {len(monitor)} windows "
+      f"({1 - len(triggered) / len(monitor):.0%} of update cycles skipped vs updating every window)")
 cplots.plot_drift(monitor)"""
     ),
     new_markdown_cell(
@@ -239,5 +245,11 @@ nb = new_notebook(
         "language_info": {"name": "python"},
     },
 )
-nbformat.write(nb, HERE / "06_continual_hashing.ipynb")
-print("wrote", HERE / "06_continual_hashing.ipynb")
+out = HERE / "06_continual_hashing.ipynb"
+nbformat.write(nb, out)
+# keep the cells ruff-clean (import order, formatting) like the library code
+ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
+if ruff:
+    subprocess.run([ruff, "check", "--fix", "--select", "I", "--quiet", str(out)], check=False)
+    subprocess.run([ruff, "format", "--quiet", str(out)], check=True)
+print("wrote", out)
