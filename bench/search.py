@@ -7,7 +7,7 @@ points (PathMNIST's train and test sizes). Codes are training-free PCA + random 
 - ``float kNN``: exact Euclidean kNN on the 768-d features, torch ``cdist`` + ``topk`` in query chunks (reference);
 - ``faiss raw``: ``faiss.IndexBinaryFlat`` search on packed codes (no tie handling);
 - ``HammingIndex``: :class:`hashlab.index.HammingIndex` (faiss plus exact (distance, id) tie-breaking);
-- ``metrics kNN``: :func:`hashlab.metrics.knn_predict` on the codes (numpy popcount, no faiss).
+- ``metrics kNN``: :func:`hashlab.metrics.knn_predict` on the codes (HammingIndex top-k + majority vote).
 
 and prints times, ratios to the float reference, kNN accuracy (k=7, majority vote) and agreement with the float
 kNN predictions, plus the fraction of queries where raw faiss returns exactly HammingIndex's ids.
