@@ -541,8 +541,13 @@ def precision_recall_curve(
         cuts = np.arange(bits + 1)
     else:
         cuts = np.unique(np.linspace(1, n_db, 100).astype(np.int64)) if ranks is None else np.asarray(ranks)
-        if cuts.ndim != 1 or len(cuts) == 0 or cuts.min() < 1 or cuts.max() > n_db:
-            raise ValueError(f"ranks must be a non-empty 1-D array of cut-offs in 1..{n_db}")
+        if cuts.ndim != 1 or len(cuts) == 0 or not np.issubdtype(cuts.dtype, np.integer):
+            raise ValueError(f"ranks must be a non-empty 1-D array of integer cut-offs, got {ranks!r}")
+        if cuts.min() < 1 or cuts.max() > n_db:
+            raise ValueError(
+                f"ranks must lie in 1..{n_db} (the database size), got {cuts.min()}..{cuts.max()}"
+            )
+        cuts = cuts.astype(np.int64)
     prec = np.zeros(len(cuts))
     rec = np.zeros(len(cuts))
     for _sl, dist, rel in _iter_chunks(q, db, ql, dl):

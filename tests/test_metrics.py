@@ -165,7 +165,11 @@ def test_tie_average_equals_index_without_ties_and_differs_with_ties():
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_map_matches_torchmetrics(seed):
-    """torchmetrics AP with a positive score ordering by (distance, index); k=None and top_k agree."""
+    """torchmetrics AP with a positive score ordering by (distance, index); k=None and top_k agree.
+
+    torchmetrics zeroes targets whose score is <= 0 (>= 1.8.0), hence the positive score; for k=None its divisor
+    (total relevant) equals the relevant-retrieved count, and with top_k it divides by relevant in the top k.
+    """
     q, db, ql, dl = data(seed, bits=6, ndb=60)
     d = M.hamming_distance(q, db)
     n = len(db)
@@ -418,6 +422,10 @@ def test_bad_inputs_raise_clear_errors():
         M.knn_accuracy(feats, feats, ql, ql)
     with pytest.raises(ValueError, match="ties"):
         M.mean_average_precision(q, db, ql, dl, ties="random")
+    with pytest.raises(ValueError, match="ranks must lie"):
+        M.precision_recall_curve(q, db, ql, dl, by="rank", ranks=[0, 5])
+    with pytest.raises(ValueError, match="integer"):
+        M.precision_recall_curve(q, db, ql, dl, by="rank", ranks=[1.5])
 
 
 def test_bad_multilabel_labels():
