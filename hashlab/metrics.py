@@ -12,7 +12,8 @@ Conventions (see ``docs/evaluation.md``):
 - A query with no relevant item in the database scores 0 (``no_relevant="zero"``) or is left out
   (``"skip"``), or raises (``"error"``); the count is reported by ``return_per_query=True``.
 
-All query x database work is chunked over queries, so 7k queries x 90k database codes fit in a few hundred MB.
+All query x database work is chunked over queries, so 7k queries x 90k database codes fit in a few hundred MB;
+top-k rankings with small k use faiss through ``hashlab.index.HammingIndex`` (same (distance, index) order).
 """
 
 from __future__ import annotations
