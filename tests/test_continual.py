@@ -406,7 +406,7 @@ def test_seed004_claims_reads_the_numbers():
     assert claims.loc["sample gradients vs full retrain, chunk share 10%", "held"]
     assert not claims.loc["sample gradients vs full retrain, chunk share 50%", "held"]
     text = claims_statement(results, sweep)
-    assert "only for chunk shares <= 10%" in text and "-5.0 points" in text
+    assert "held at chunk share 10%; not at 50%" in text and "not better: -5.0 points" in text
 
 
 def test_widget_builds_and_runs(digits_stream, base):
