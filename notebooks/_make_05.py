@@ -107,8 +107,9 @@ All end at (or are centred on) the same margin `m = 4 f L` with `f = 1/2`: const
 `0 → m` over the first half of training; step `m/4, m/2, m` at one and two thirds of the epochs; margin-scalable
 per-pair margins `m_ij = m (1 - s_ij)` with `s_ij` the cosine similarity of mean-centred class centroids of the
 training embeddings (digits are single-label; confusable classes such as 3/9 or 2/3 get smaller margins);
-density-adaptive per-pair margins `(m_i + m_j)/2` centred on `m`, recomputed from the current codes every epoch
-and smoothed by the hysteresis controller.""",
+density-adaptive per-pair margins `(m_i + m_j)/2` centred on `m` and clipped to `[m/2, 3m/2]`, recomputed from the
+current codes every epoch and smoothed by the hysteresis controller (ambiguous items, whose own class centre is
+nearly as far as the nearest foreign one, get the larger margins).""",
     ),
     (
         "code",
@@ -148,10 +149,14 @@ fig""",
         "md",
         """## 5 · Conclusions (checked below)
 
-1. Without a margin (`f = 0`) the codes collapse (mAP near chance); the different-class distances grow with the margin.
-2. Large margins over-constrain: the best `d'` of the sweep is clearly above the `d'` at `f = 1`, and `f = 1` loses mAP.
+1. Without a margin (`f = 0`) the codes collapse (mAP far below every positive margin); the different-class
+   distances grow with the margin.
+2. Large margins over-constrain: the best `d'` of the sweep is clearly above the `d'` at `f = 1`, and `f = 1` loses
+   mAP. On digits/pixels the best margins are small (a few bits), well below DSH's default `L/2`.
 3. Every schedule trains a useful code (mAP far above chance); a linear warm-up to DSH's default margin beats the
-   constant default margin on mAP and on separation in this setting.
+   constant default margin on mAP and on separation in this setting. Neither margin-scalable nor density-adaptive
+   margins centred on the default margin beat the warm-up here: both keep (or raise) the over-constraining margin
+   from the first step.
 4. The hysteresis controller ignores the one-cycle burst (a small fraction of the undamped excursion, almost no item's
    margin moves) but follows the sustained change.""",
     ),
@@ -159,7 +164,7 @@ fig""",
         "code",
         """maps = sweep_table.set_index("fraction")
 # 1. collapse without margin; different-class distances grow with the margin
-assert maps.loc[0.0, "map"] < 0.4, maps.loc[0.0, "map"]
+assert maps.loc[0.0, "map"] < maps["map"].max() - 0.3, maps["map"]
 assert maps.loc[0.0, "mean_diff"] + 2 < maps.loc[1 / 16, "mean_diff"] < maps.loc[1 / 2, "mean_diff"] + 0.5
 # 2. over-constraining
 assert maps["dprime"].max() > maps.loc[1.0, "dprime"] + 0.5, maps["dprime"]
@@ -168,6 +173,8 @@ assert maps["map"].max() > maps.loc[1.0, "map"] + 0.1, maps["map"]
 assert (schedule_table["map"] > chance + 0.4).all(), schedule_table["map"]
 assert schedule_table.loc["linear warm-up", "map"] > schedule_table.loc["constant", "map"] + 0.05
 assert schedule_table.loc["linear warm-up", "dprime"] > schedule_table.loc["constant", "dprime"]
+warm = schedule_table.loc["linear warm-up", "map"]
+assert schedule_table.loc[["margin-scalable", "density-adaptive"], "map"].max() < warm, schedule_table["map"]
 # 4. burst: damped vs undamped
 assert burst.excursion["hysteresis"] < 0.2 * burst.excursion["undamped"], burst.excursion
 assert burst.moved["hysteresis"] < 0.05 < 0.5 < burst.moved["undamped"], burst.moved

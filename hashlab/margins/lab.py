@@ -113,8 +113,9 @@ def standard_schedules(
 
     Values are relative to the loss's margin ``m``: constant ``m``; linear and cosine warm-up ``0 -> m`` over the first
     half of training; step ``m/4, m/2, m`` at 1/3 and 2/3 of the epochs; margin-scalable with ``m_max = m`` and
-    class similarity from the training embeddings; density-adaptive per-pair margins centred on ``m`` (refreshed
-    every epoch, hysteresis-smoothed).
+    class similarity from the training embeddings; density-adaptive per-pair margins centred on ``m`` and clipped to
+    ``[m/2, 3m/2]`` (refreshed every epoch, hysteresis-smoothed; unclipped, the ambiguity ratio of misranked items
+    sends single margins far beyond ``L`` bits).
     """
     half = max(1, config.epochs * steps_per_epoch // 2)
     e1, e2 = max(1, config.epochs // 3), max(2, 2 * config.epochs // 3)
@@ -127,7 +128,16 @@ def standard_schedules(
         "step": lambda: [StepMargin([e1, e2], [0.25, 0.5, 1.0], interval="epoch", relative=True)],
         "margin-scalable": lambda: [MarginScalable(m_max=1.0, class_similarity=sim, relative=True)],
         "density-adaptive": lambda: [
-            DensityAdaptiveMargin(train.features, train.labels, m0=1.0, relative=True, patience=1, beta=0.5)
+            DensityAdaptiveMargin(
+                train.features,
+                train.labels,
+                m0=1.0,
+                m_min=0.5,
+                m_max=1.5,
+                relative=True,
+                patience=1,
+                beta=0.5,
+            )
         ],
     }
 

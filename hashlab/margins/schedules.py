@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -120,7 +121,11 @@ def margin_for_loss(loss: Any, pair: torch.Tensor, sample: torch.Tensor) -> torc
 def _check_span(warmup: float, start: float, end: float) -> tuple[float, float, float]:
     start = _check_scalar(start, "start margin")
     end = _check_scalar(end, "end margin")
-    if not (isinstance(warmup, int | float) and math.isfinite(warmup)) or warmup < 0:
+    if (
+        isinstance(warmup, bool)
+        or not (isinstance(warmup, numbers.Real) and math.isfinite(warmup))
+        or warmup < 0
+    ):
         raise ValueError(f"warm-up length must be a finite number >= 0, got {warmup!r}")
     return float(warmup), start, end
 
