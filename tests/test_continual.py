@@ -25,7 +25,14 @@ from hashlab.continual.drift import DriftDetector
 from hashlab.continual.learner import ContinualResult, ContinualState
 from hashlab.continual.metrics import UpdateCost, relative_cost
 from hashlab.continual.replay import check_buffer_size, herding, structure_aware_selection
-from hashlab.continual.strategies import CodeDistillation, CodeExtension, NaiveFinetune, Replay, Strategy
+from hashlab.continual.strategies import (
+    CodeDistillation,
+    CodeExtension,
+    NaiveFinetune,
+    Replay,
+    Strategy,
+    StructuredReplay,
+)
 from hashlab.continual.stream import drift_stream, shift_features
 from hashlab.continual.terms import AsymmetricCodeTerm, TargetTerm
 from hashlab.features import EmbeddingSet, FeatureSplit, get_embeddings
@@ -420,3 +427,21 @@ def test_widget_builds_and_runs(digits_stream, base):
     assert len(w.output.outputs) == 2 and "done" in w.status.value
     with pytest.raises(ValueError, match="memory must be in"):
         build_continual_widget(digits_stream, base, memory=10_000)
+
+
+def test_soft_code_extension_regularises_instead_of_freezing(digits_stream, base):
+    soft = run_stream(digits_stream, CodeExtension(extra_bits=8, mode="soft", weight=1.0), base=base)
+    assert soft.state.index.bits == CFG.bits + 16
+    assert soft.stability[1]["n_changed"] > 0  # legacy bits may move: only softly held
+    none = run_stream(digits_stream, CodeExtension(extra_bits=8, mode="soft", weight=0.0), base=base)
+    assert soft.stability[1]["mean_bit_flips"] < none.stability[1]["mean_bit_flips"]
+    with pytest.raises(ValueError, match="multiple of 8"):
+        CodeExtension(extra_bits=4)
+
+
+def test_structured_replay_buffer_stays_class_balanced(digits_stream, base):
+    strategy = StructuredReplay(memory=30, seed=0)
+    run_stream(digits_stream, strategy, base=base)
+    labels = digits_stream.embeddings.train.labels[strategy.buffer_ids()]
+    assert np.array_equal(np.bincount(labels, minlength=10), np.full(10, 3))
+    assert len(strategy.selection["boundary"]) == 10 and len(strategy.selection["prototypes"]) == 20

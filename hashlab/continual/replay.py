@@ -7,7 +7,7 @@ memory that preserves class-conditional prototypes and boundary instances". Two 
   ``capacity // n_classes`` per seen class; every item of a class is kept with probability ``quota / n_c``.
 * :func:`structure_aware_selection` - per class, half prototypes by iCaRL herding (Rebuffi et al., CVPR 2017:
   greedily add ``argmin_x || mu_c - (sum_S + x) / (|S| + 1) ||``) and half boundary items with the largest ambiguity
-  ``a_i = d(x_i, mu_own) / d(x_i, mu_nearest_foreign)``.
+  ``a_i = d(x_i, mu_own) / d(x_i, mu_nearest_foreign)`` (``floor(quota * boundary_fraction)`` of them).
 
 Buffers hold database *ids*; the caller keeps features, labels and stored codes.
 """
@@ -129,7 +129,7 @@ def structure_aware_selection(
     for c, q in _quotas(classes, capacity).items():
         members = np.flatnonzero(y == c)
         q = min(q, len(members))
-        n_b = int(round(q * boundary_fraction)) if len(classes) > 1 else 0
+        n_b = int(q * boundary_fraction) if len(classes) > 1 else 0
         b = members[np.argsort(-ambiguity[members], kind="stable")[:n_b]]
         rest = np.setdiff1d(members, b)
         p = rest[herding(x[rest], q - n_b)] if q - n_b > 0 else np.empty(0, dtype=np.int64)

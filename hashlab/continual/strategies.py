@@ -306,38 +306,45 @@ class _RestoreRows(pl.Callback):
 
 
 class CodeExtension(Strategy):
-    """Hash-code extension (seed 000 M0.8): ``extra_bits`` new bits per task, legacy bits frozen.
+    """Hash-code extension (seed 000 M0.8): ``extra_bits`` new bits per task; legacy bits frozen or regularised.
 
     The new model has ``k + extra_bits`` outputs; every weight is copied from the current model, the new output
-    rows are initialised fresh. Only the new output rows train (the rest of the network is frozen and the legacy
-    rows restored after each step), so the legacy bits of every input are bit-identical; stored items get their
-    extra bits from one forward pass (backfill ``extend``). ``bits`` must stay a multiple of 8 for the index.
+    rows are initialised fresh. ``mode="hard"``: only the new output rows train (the rest of the network is frozen
+    and the legacy rows restored after each step), so the legacy bits of every input are bit-identical.
+    ``mode="soft"``: everything trains, with ``L = L_method + lambda * mean_i ||u_i[:k] - u_old(x_i)||² / k`` on the
+    legacy bits. Stored items get their extra bits (and, in soft mode, possibly changed legacy bits) from one
+    forward pass (backfill ``extend``). ``bits`` must stay a multiple of 8 for the index.
     """
 
     name = "extend"
     default_backfill = "frozen"
 
-    def __init__(self, extra_bits: int = 16):
+    def __init__(self, extra_bits: int = 16, mode: str = "hard", weight: float = 1.0):
         super().__init__("frozen")
         if extra_bits < 8 or extra_bits % 8:
             raise ValueError(f"extra_bits must be a positive multiple of 8, got {extra_bits}")
-        self.extra_bits = int(extra_bits)
+        if mode not in ("hard", "soft"):
+            raise ValueError(f"mode must be 'hard' or 'soft', got {mode!r}")
+        if weight < 0:
+            raise ValueError(f"legacy-bit weight must be >= 0, got {weight}")
+        self.extra_bits, self.mode, self.weight = int(extra_bits), mode, float(weight)
         self.backfill = "extend"
 
     @property
     def label(self) -> str:
-        return f"{self.name}(+{self.extra_bits})"
+        return f"{self.name}(+{self.extra_bits}{', soft' if self.mode == 'soft' else ''})"
 
     def plan(self, state: ContinualState, task: Task) -> UpdatePlan:
         old = state.model
         new = state.fresh_model(bits=old.bits + self.extra_bits)
         old_state, frozen_rows = old.state_dict(), {}
+        hard = self.mode == "hard"
         with torch.no_grad():
             for name, p in new.named_parameters():
                 src = old_state[name]
                 if src.shape == p.shape:
                     p.copy_(src)
-                    p.requires_grad_(False)
+                    p.requires_grad_(not hard)
                 elif src.shape[1:] == p.shape[1:] and src.shape[0] == old.bits:
                     p[: old.bits] = src
                     frozen_rows[name] = (p, src.clone())
@@ -347,12 +354,22 @@ class CodeExtension(Strategy):
                     )
         if not frozen_rows:
             raise ValueError("found no output layer to extend")
+        x = task.features["train"]
+        terms, callbacks = [], []
+        if hard:
+            callbacks.append(_RestoreRows(frozen_rows))
+        elif self.weight > 0:
+            with torch.no_grad():
+                old.eval()
+                legacy = old(torch.as_tensor(x, dtype=torch.float32)).numpy()
+            terms.append(TargetTerm(legacy, self.weight, name="legacy"))
         return UpdatePlan(
             new,
             task.ids["train"],
-            task.features["train"],
+            x,
             task.labels["train"],
-            callbacks=[_RestoreRows(frozen_rows)],
+            terms=terms,
+            callbacks=callbacks,
             backfill="extend",
         )
 
