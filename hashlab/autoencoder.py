@@ -586,8 +586,9 @@ def plot_reconstructions(images: Any, rows: dict[str, np.ndarray], n: int = 8) -
 
 # ----- widget --------------------------------------------------------------------------------------------------------
 class AutoencoderExplorer:
-    """Widget: sliders for bits and λ, a button that retrains both AE variants and redraws their mAP and
-    Hamming distance distributions. ``run()`` is the click handler; ``result`` holds the last run's numbers."""
+    """Widget: sliders for bits and λ and a button that retrains the AE variants in ``methods`` (keys of
+    :data:`AE_METHODS`) on the bundle's training images, then redraws their Hamming distance distributions
+    (test queries). ``run()`` is the click handler; ``result`` holds the last run's bits, λ, mAP and codes."""
 
     def __init__(
         self,
@@ -597,12 +598,17 @@ class AutoencoderExplorer:
         lam: float = 0.1,
         epochs: int = 10,
         seed: int = 0,
+        methods: Sequence[str] = ("ae_latent", "ae_code"),
     ) -> None:
         import ipywidgets as widgets
 
         if bits not in bits_options:
             raise ValueError(f"bits={bits} must be one of bits_options={tuple(bits_options)}")
+        unknown = sorted(set(methods) - set(AE_METHODS))
+        if unknown:
+            raise KeyError(f"unknown autoencoder method(s) {unknown}; available: {sorted(AE_METHODS)}")
         self.bundle, self.epochs, self.seed = bundle, _check_positive_int(epochs, "epochs"), seed
+        self.methods = tuple(methods)
         self.bits = widgets.SelectionSlider(options=list(bits_options), value=bits, description="bits")
         self.lam = widgets.FloatLogSlider(value=lam, base=10, min=-3, max=1, step=0.25, description="λ")
         self.button = widgets.Button(description="Retrain", button_style="primary")
@@ -615,54 +621,46 @@ class AutoencoderExplorer:
         )
 
     def run(self) -> dict[str, Any]:
-        """Retrain both variants at the sliders' bits and λ, evaluate (test vs train) and redraw."""
-        import matplotlib.pyplot as plt
+        """Retrain the variants at the sliders' bits and λ, evaluate (test queries vs train database), redraw."""
+        from IPython.display import display
 
         from hashlab.metrics import mean_average_precision
+        from hashlab.plots import hamming_distance_histogram
 
         bits, lam = int(self.bits.value), float(self.lam.value)
-        self.status.value = f"training both variants at {bits} bits, λ = {lam:.3g} …"
+        self.status.value = f"training {len(self.methods)} variants at {bits} bits, λ = {lam:.3g} …"
         train, test = self.bundle.train, self.bundle.test
         res: dict[str, Any] = {"bits": bits, "lam": lam, "map": {}, "codes": {}}
         t0 = time.perf_counter()
-        for variant in DECODER_INPUTS:
+        for method in self.methods:
             model = train_autoencoder(
                 train.images,
                 bits=bits,
-                decoder_input=variant,
+                **AE_METHODS[method],
                 lam=lam,
                 epochs=self.epochs,
                 seed=self.seed,
                 progress=False,
             )
             q, db = model.encode(test.images), model.encode(train.images)
-            res["codes"][variant] = (q, db)
-            res["map"][variant] = float(mean_average_precision(q, db, test.labels, train.labels))
+            res["codes"][method] = (q, db)
+            res["map"][method] = float(mean_average_precision(q, db, test.labels, train.labels))
         res["seconds"] = time.perf_counter() - t0
         self.result = res
+        fig = hamming_distance_histogram(
+            {
+                f"{METHOD_LABELS[m]}, mAP {res['map'][m]:.3f}: {bits}": res["codes"][m][0]
+                for m in self.methods
+            },
+            test.labels,
+            title=f"Hamming distances between test queries, {bits} bits, λ = {lam:.3g}",
+        )
         self.output.clear_output(wait=True)
         with self.output:
-            fig = _hamming_figure(res, test.labels, train.labels)
-            plt.show(fig)
-        self.status.value = (
-            f"{bits} bits, λ = {lam:.3g}: mAP decoder-reads-z {res['map']['latent']:.3f}, "
-            f"decoder-reads-code {res['map']['code']:.3f} ({res['seconds']:.1f} s)"
-        )
+            display(fig)
+        summary = ", ".join(f"{m} {res['map'][m]:.3f}" for m in self.methods)
+        self.status.value = f"{bits} bits, λ = {lam:.3g}: mAP {summary} ({res['seconds']:.1f} s)"
         return res
-
-
-def _hamming_figure(res: dict[str, Any], query_labels: Any, db_labels: Any) -> Any:
-    import matplotlib.pyplot as plt
-
-    from hashlab.plots import hamming_distance_histogram
-
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
-    for ax, variant in zip(axes, DECODER_INPUTS, strict=True):
-        q, db = res["codes"][variant]
-        hamming_distance_histogram(q, db, query_labels, db_labels, ax=ax)
-        ax.set_title(f"decoder reads {'z' if variant == 'latent' else 'code'}: mAP {res['map'][variant]:.3f}")
-    fig.tight_layout()
-    return fig
 
 
 def build_explorer(bundle: Any, **kwargs: Any) -> AutoencoderExplorer:
