@@ -148,6 +148,10 @@ class HashingModule(pl.LightningModule):
             labels = tensors[1]
         return torch.as_tensor(labels)
 
+    def reset_prepared(self) -> None:
+        """Make the loss run ``prepare(train_labels)`` again at the next fit (the training set has changed)."""
+        self._prepared = False
+
     def on_train_start(self) -> None:
         if not self._prepared:
             self.loss.prepare(self._train_labels().to(self.device))

@@ -134,7 +134,7 @@ def _fit(
     counter = GradientCounter()
     saved_terms = list(model.extra_loss_terms)
     model.extra_loss_terms = [*saved_terms, *extra]
-    model._prepared = False  # a new training set: let the loss prepare per-item state again
+    model.reset_prepared()  # a new training set: let the loss prepare per-item state again
     try:
         with torch_threads(config.threads):
             _, seconds, _ = fit(
