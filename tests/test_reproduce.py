@@ -271,3 +271,25 @@ def test_distance_counts_against_enumeration():
 def test_choose_setting_fast_is_offline():
     dataset, backbone, reason = reproduce.choose_setting(fast=True)
     assert (dataset, backbone) == ("digits", "pixels") and "FAST" in reason
+
+
+def test_thesis_dataset_gets_direct_deltas_and_thesis_lines(first_run):
+    """With a thesis dataset name the tables fill 'ours - thesis' and the figure draws the thesis's lines."""
+    _, result, _ = first_run
+    cells, baseline = result["cells"], result["baseline"]
+    raw = baseline.query("split == 'test' and k == 7")["knn_acc"].item()
+    t5 = reproduce.method_table_frame(5, cells, "pathmnist", raw)
+    row = t5[(t5["method"] == "DSH") & (t5["bits"] == 12)].iloc[0]
+    assert row["delta vs thesis (pp)"] == pytest.approx(100 * cells[("dsh", 12)].metrics["knn_acc"] - 51.54)
+    t4 = reproduce.table4(baseline, "pathmnist", "vit_b_16").set_index("dataset")
+    assert t4.loc["pathmnist", "delta (pp)"] == pytest.approx(100 * raw - 75.6)
+    assert np.isnan(t4.loc["cifar10", "ours (%)"])
+    t3 = reproduce.table3(baseline, "pathmnist")
+    assert t3["delta val - thesis"].notna().all()
+    side = reproduce.ours_vs_thesis(5, cells, "pathmnist")
+    assert side.loc["DPSH", (24, "delta")] == pytest.approx(side.loc["DPSH", (24, "ours")] - 67.91)
+    fig = reproduce.accuracy_vs_bits_figure(cells, 5, "pathmnist", "vit_b_16", raw)
+    labels = [line.get_label() for line in fig.axes[0].get_lines()]
+    assert {"DSH", "DPSH", "DSH (thesis)", "DPSH (thesis)"} <= set(labels)
+    with pytest.raises(ValueError, match="no triplet method"):
+        reproduce.accuracy_vs_bits_figure(cells, 6, "pathmnist", "vit_b_16", raw)
