@@ -305,6 +305,14 @@ def test_anchor_prototypes_stay_within_radius_during_training():
     assert drift_after_training([pin]) <= 1
     assert len(pin.max_drift) == 36 and max(pin.max_drift) <= 1  # after every optimisation step
     assert pin.corrections > 0  # the corrections were needed
+    # explicit pinned codes (e.g. from a previous model version): held within radius 0 from the first step on
+    target = np.where(np.random.default_rng(3).random((8, BITS)) < 0.5, 1, -1)
+    pin = AnchorPrototypes(x, anchors=anchors, radius=0, codes=target)
+    model, _, _, _ = _train([pin], epochs=2)
+    relaxed = model.eval()(torch.from_numpy(x[anchors])).detach()
+    assert int(anchor_drift(relaxed, torch.from_numpy(target)).max()) == 0 and max(pin.max_drift) == 0
+    with pytest.raises(ValueError, match="one row per anchor"):
+        AnchorPrototypes(x, anchors=anchors, codes=target[:3])
 
 
 # ------------------------------------------------------------------------------------------------ bad input

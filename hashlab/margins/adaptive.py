@@ -317,15 +317,23 @@ def anchor_drift(relaxed: torch.Tensor, pinned: torch.Tensor) -> torch.Tensor:
 
 
 def anchor_penalty(
-    relaxed: torch.Tensor, pinned: torch.Tensor, radius: int, delta: float = 0.1
+    relaxed: torch.Tensor, pinned: torch.Tensor, radius: int, delta: float = 0.1, mode: str = "outside"
 ) -> torch.Tensor:
-    """``sum_a [d_H(sign u_a, b_a) > radius] * sum_k max(0, delta - b_ak u_ak)`` (0 when all anchors are in radius)."""
+    """``sum_a w_a * sum_k max(0, delta - b_ak u_ak)``: sign-agreement hinge towards the pinned codes.
+
+    ``mode="outside"``: ``w_a = [d_H(sign u_a, b_a) > radius]`` (0 when all anchors are within the radius);
+    ``mode="all"``: ``w_a = 1`` (every anchor is held, which keeps corrections from trading one anchor for another).
+    """
     if relaxed.shape != pinned.shape:
         raise ValueError(
             f"relaxed codes {tuple(relaxed.shape)} and pinned codes {tuple(pinned.shape)} differ"
         )
-    outside = (anchor_drift(relaxed, pinned) > radius).float()
+    if mode not in ("outside", "all"):
+        raise ValueError(f"mode must be 'outside' or 'all', got {mode!r}")
     hinge = (delta - pinned.to(relaxed.dtype) * relaxed).clamp_min(0.0).sum(1)
+    if mode == "all":
+        return hinge.sum()
+    outside = (anchor_drift(relaxed, pinned) > radius).float()
     return (outside * hinge).sum()
 
 
@@ -334,9 +342,11 @@ class AnchorPrototypes(pl.Callback):
 
     ``anchors`` (indices into ``features``) default to :func:`herding_prototypes` (``per_class`` per class). Pinned
     codes are ``codes`` if given (e.g. from the previous model in continual training), else the model's codes at the
-    start of training. After every optimisation step, up to ``max_iters`` SGD steps (learning rate ``lr``, its own
-    optimiser, so the main optimiser state is untouched) on :func:`anchor_penalty` bring every anchor back within
-    ``radius``; ``RuntimeError`` if that fails. ``max_drift`` records the largest anchor drift after each step.
+    start of training. After every optimisation step, while some anchor is outside the radius, corrective steps of a
+    fresh optimiser (``optimizer="adam"`` or ``"sgd"``, learning rate ``lr``; the main optimiser state is untouched)
+    minimise :func:`anchor_penalty` (``mode="all"``: hold every anchor; ``"outside"``: only those outside), at most
+    ``max_iters`` of them; ``RuntimeError`` if the anchors are still outside. ``max_drift`` records the largest anchor
+    drift after each step, ``corrections`` the number of corrective steps taken.
     """
 
     def __init__(
@@ -348,8 +358,10 @@ class AnchorPrototypes(pl.Callback):
         radius: int = 1,
         codes: Any = None,
         delta: float = 0.1,
-        lr: float = 0.05,
+        lr: float = 0.01,
         max_iters: int = 200,
+        mode: str = "all",
+        optimizer: str = "adam",
     ):
         if int(radius) != radius or radius < 0:
             raise ValueError(f"radius must be an integer >= 0 (Hamming bits), got {radius}")
@@ -370,12 +382,17 @@ class AnchorPrototypes(pl.Callback):
             self.pinned.shape[0] != len(self.anchors) or (self.pinned.abs() != 1).any()
         ):
             raise ValueError(f"pinned codes must be ±1 with one row per anchor ({len(self.anchors)})")
+        if mode not in ("outside", "all") or optimizer not in ("sgd", "adam"):
+            raise ValueError(
+                f"mode must be 'outside'/'all' and optimizer 'sgd'/'adam', got {mode!r}, {optimizer!r}"
+            )
         self.radius, self.delta, self.lr, self.max_iters = (
             int(radius),
             float(delta),
             float(lr),
             int(max_iters),
         )
+        self.mode, self.optimizer = mode, optimizer
         self.max_drift: list[int] = []
         self.corrections = 0
 
@@ -400,7 +417,7 @@ class AnchorPrototypes(pl.Callback):
         pl_module.eval()  # the codes that are served: no dropout / batch statistics
         pinned = self.pinned.to(pl_module.device)
         params = [p for p in pl_module.parameters() if p.requires_grad]
-        opt = torch.optim.SGD(params, lr=self.lr)
+        opt = (torch.optim.SGD if self.optimizer == "sgd" else torch.optim.Adam)(params, lr=self.lr)
         try:
             with torch.enable_grad():
                 for _ in range(self.max_iters + 1):
@@ -409,7 +426,7 @@ class AnchorPrototypes(pl.Callback):
                     if int(drift.max()) <= self.radius:
                         break
                     opt.zero_grad(set_to_none=True)
-                    anchor_penalty(u, pinned, self.radius, self.delta).backward()
+                    anchor_penalty(u, pinned, self.radius, self.delta, self.mode).backward()
                     opt.step()
                     self.corrections += 1
                 else:

@@ -26,7 +26,13 @@ from pytorch_lightning.callbacks import Callback
 
 from hashlab.experiment import ExperimentConfig, ExperimentResult, load_embeddings, run
 from hashlab.features import EmbeddingSet
-from hashlab.margins.adaptive import DensityAdaptiveMargin, HysteresisController, density_margins
+from hashlab.margins.adaptive import (
+    AnchorPrototypes,
+    DensityAdaptiveMargin,
+    HysteresisController,
+    density_margins,
+    herding_prototypes,
+)
 from hashlab.margins.schedules import (
     ConstantMargin,
     CosineWarmup,
@@ -35,6 +41,7 @@ from hashlab.margins.schedules import (
     StepMargin,
     class_similarity_from_features,
 )
+from hashlab.metrics import mean_average_precision
 from hashlab.plots import hamming_distance_histogram, hamming_pair_distances
 
 __all__ = [
@@ -44,6 +51,7 @@ __all__ = [
     "margin_explorer",
     "margin_histograms",
     "margin_sweep",
+    "pinned_anchor_retrain",
     "plot_burst",
     "plot_schedules",
     "schedule_comparison",
@@ -349,6 +357,55 @@ def plot_burst(result: BurstResult, title: str | None = None, save: Any = None) 
 
         save_figure(fig, save)
     return fig
+
+
+# ----------------------------------------------------------------------------------------------- anchors
+def pinned_anchor_retrain(
+    config: ExperimentConfig,
+    old: ExperimentResult,
+    per_class: int = 1,
+    radius: int = 1,
+    seed: int = 1,
+    embeddings: EmbeddingSet | None = None,
+) -> pd.DataFrame:
+    """Retrain ``config`` with another ``seed``, without and with anchors pinned to ``old``'s codes.
+
+    Anchors: :func:`herding_prototypes` of the training split (``per_class`` per class), pinned within ``radius`` bits
+    of their codes in ``old``. One row per variant: largest anchor drift (final codes and during training), mean
+    Hamming drift of the other database items from ``old``'s codes, test mAP, and the mAP of the new model's test
+    queries against ``old``'s database codes (the stored index, not re-hashed).
+    """
+    embeddings = old.embeddings if embeddings is None else embeddings
+    train = embeddings.train
+    anchors = herding_prototypes(train.features, train.labels, per_class)
+    others = np.setdiff1d(np.arange(len(train.labels)), anchors)
+    rows = []
+    for pinned in (False, True):
+        cbs = []
+        if pinned:
+            cbs = [
+                AnchorPrototypes(
+                    train.features, anchors=anchors, radius=radius, codes=old.codes["train"][anchors]
+                )
+            ]
+        res = run(config.replace(seed=seed), embeddings=embeddings, callbacks=cbs, progress=False)
+        drift = (res.codes["train"] != old.codes["train"]).sum(1)
+        rows.append(
+            {
+                "anchors pinned": pinned,
+                "anchors": len(anchors),
+                "anchor drift (max, final)": int(drift[anchors].max()),
+                "anchor drift (max, training)": max(cbs[0].max_drift) if pinned else np.nan,
+                "other items drift (mean bits)": float(drift[others].mean()),
+                "test mAP": res.metrics["map"],
+                "mAP vs old index": float(
+                    mean_average_precision(
+                        res.codes["test"], old.codes["train"], res.labels["test"], train.labels
+                    )
+                ),
+            }
+        )
+    return pd.DataFrame(rows).set_index("anchors pinned")
 
 
 # ----------------------------------------------------------------------------------------------- widget
