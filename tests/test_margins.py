@@ -234,7 +234,10 @@ def test_margins_reach_triplet_and_center_losses_in_the_form_they_read():
     sched, last = MarginScalable(m_max=6.0, class_similarity=c), _LastBatch()
     model, _, _, _ = _train([sched, last], method="triplet", epochs=1)
     m = model.loss.margin
-    assert m.shape == (16, 1, 16)  # anchor-negative margins m[a, 0, n] for the [a, p, n] triplet terms
+    assert m.shape == (
+        16,
+        16,
+    )  # read by the triplet loss as the (anchor, negative) margin of its [a, p, n] terms
     # the triplet loss with these margins equals the plain sum over valid triplets of [m_an + d_ap - d_an]_+
     h = torch.tanh(torch.randn(16, BITS, generator=torch.Generator().manual_seed(0)))
     yl = last.y
@@ -242,7 +245,7 @@ def test_margins_reach_triplet_and_center_losses_in_the_form_they_read():
     loss.margin = m
     d = ((h[:, None] - h[None]) ** 2).sum(-1)
     terms = [
-        max(0.0, float(m[a, 0, n] + d[a, p] - d[a, n]))
+        max(0.0, float(m[a, n] + d[a, p] - d[a, n]))
         for a in range(16)
         for p in range(16)
         for n in range(16)

@@ -21,9 +21,11 @@ only after the raw target has left the band ``|m*_t - m_{t-1}| > band`` on the s
 updates, and then ``m_t = m_{t-1} + clip(s_t - m_{t-1}, -max_step, max_step)``. A one-update spike never accumulates
 ``patience`` deviations and is ignored; a sustained change is followed. ``beta=1, band=0, patience=1`` is undamped.
 
-Anchor prototypes (pinned codes ``b_a``): after every optimiser step, corrective steps minimise
-``L_anchor = sum_a [d_H(sign u_a, b_a) > r] * sum_k max(0, delta - b_ak u_ak)`` until every anchor is within Hamming
-radius ``r`` of its pinned code.
+Anchor prototypes (pinned codes ``b_a``, chosen by iCaRL herding): whenever an optimiser step leaves some anchor
+farther than Hamming radius ``r`` from its pinned code, corrective steps minimise the sign-agreement hinge
+``L_anchor = sum_a sum_k max(0, delta - b_ak u_ak)`` (over every anchor, or only those outside the radius) until every
+anchor is back within ``r``. The digest's soft variant ``sum_a max(0, ||u_a - b_a||^2 / 4 - r)`` is not a bound on
+the Hamming drift of ``sign(u_a)``, so hashlab enforces the radius on the binarised codes instead.
 """
 
 from __future__ import annotations
