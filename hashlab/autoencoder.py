@@ -32,18 +32,24 @@ from torch.utils.data import DataLoader, TensorDataset
 from hashlab.codes import to_codes
 
 __all__ = [
+    "AE_METHODS",
+    "METHOD_LABELS",
     "AutoencoderExplorer",
     "ComparisonResult",
     "ConvAutoencoderHasher",
     "DECODER_INPUTS",
     "build_explorer",
     "claims_vs_measured",
+    "code_statistics",
     "compare_methods",
+    "find_medmnist",
     "flatten_images",
     "images_to_tensor",
     "load_seed002_claims",
     "plot_comparison",
     "plot_reconstructions",
+    "subsample_bundle",
+    "torch_threads",
     "train_autoencoder",
 ]
 
@@ -467,8 +473,9 @@ def compare_methods(
             report = hashing_report(q_codes, db_codes, y_q, y_db, k=k)
             rows.append({"method": method, "bits": bits, **report, "fit_s": fit_s})
     report = float_knn_report(X_q, X_db, y_q, y_db, k=k)
-    rows.append({"method": "float_knn", "bits": float("nan"), **report, "fit_s": 0.0})
+    rows.append({"method": "float_knn", "bits": None, **report, "fit_s": 0.0})
     table = pd.DataFrame(rows)
+    table["bits"] = table["bits"].astype("Int64")  # <NA> for the float ceiling
     table.insert(1, "label", table["method"].map(METHOD_LABELS))
     result.table = table
     n_classes = len(np.unique(y_db))
@@ -483,6 +490,62 @@ def compare_methods(
         "k": k,
     }
     return result
+
+
+def find_medmnist(candidates: Sequence[str], root: str | Path | None = None, size: int = 28) -> str | None:
+    """The first MedMNIST flag in ``candidates`` whose file is already in ``root`` (default
+    ``data_dir()/medmnist``), or ``None``: notebooks use it to run a MedMNIST section only when no download is needed.
+    """
+    from hashlab.config import data_dir
+    from hashlab.data import medmnist_file
+
+    folder = Path(root) if root is not None else data_dir() / "medmnist"
+    for flag in candidates:
+        if (folder / medmnist_file(flag, size)).exists():
+            return flag
+    return None
+
+
+def subsample_bundle(bundle: Any, n_train: int, n_test: int, seed: int = 0) -> Any:
+    """A copy of ``bundle`` with at most ``n_train`` training and ``n_test`` test images (seeded, without
+    replacement, sorted positions); val is kept. For CPU-sized runs on large MedMNIST sets."""
+    from dataclasses import replace
+
+    from hashlab.data import Split
+
+    rng = np.random.default_rng(seed)
+
+    def pick(split: Any, n: int) -> Any:
+        n = _check_positive_int(n, "sample size")
+        if len(split) <= n:
+            return split
+        idx = np.sort(rng.choice(len(split), size=n, replace=False))
+        return Split(split.images[idx], split.labels[idx])
+
+    meta = {**bundle.meta, "subsample": {"n_train": n_train, "n_test": n_test, "seed": seed}}
+    return replace(bundle, train=pick(bundle.train, n_train), test=pick(bundle.test, n_test), meta=meta)
+
+
+def code_statistics(result: ComparisonResult, bits: int) -> Any:
+    """Per method at ``bits``: distinct database codes and the mean |bit balance| (0 = each bit half +1, 1 = a
+    constant bit). A collapsed hash layer shows one distinct code and balance 1."""
+    import pandas as pd
+
+    rows = []
+    for (method, b), codes in result.codes.items():
+        if b != bits:
+            continue
+        db = codes["database"]
+        rows.append(
+            {
+                "method": method,
+                "label": METHOD_LABELS.get(method, method),
+                "distinct codes": len(np.unique(db, axis=0)),
+                "of N": len(db),
+                "mean |bit balance|": float(np.abs(db.mean(axis=0)).mean()),
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 # ----- seed 002 claims ---------------------------------------------------------------------------------------------
@@ -537,15 +600,17 @@ def claims_vs_measured(table: Any, meta: dict[str, Any], method: str = "ae_laten
 # ----- plots ---------------------------------------------------------------------------------------------------------
 def plot_comparison(table: Any, meta: dict[str, Any] | None = None) -> Any:
     """mAP, P@100 and ms per query against bits for every method; the float KNN ceiling as a dashed line."""
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     metrics = [c for c in ("map", "p@100", "ms_per_query") if c in table.columns]
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4.6 * len(metrics), 3.6))
-    axes = np.atleast_1d(axes)
+    fig = Figure(figsize=(4.8 * len(metrics), 4.4))
+    axes = np.atleast_1d(fig.subplots(1, len(metrics)))
     ceiling = table[table["method"] == "float_knn"]
     for ax, metric in zip(axes, metrics, strict=True):
         for method, group in table[table["method"] != "float_knn"].groupby("method", sort=False):
-            ax.plot(group["bits"], group[metric], marker="o", label=METHOD_LABELS.get(method, method))
+            ax.plot(
+                group["bits"].astype(int), group[metric], marker="o", label=METHOD_LABELS.get(method, method)
+            )
         if len(ceiling):
             ax.axhline(
                 float(ceiling[metric].iloc[0]), color="k", ls="--", lw=1, label=METHOD_LABELS["float_knn"]
@@ -556,23 +621,25 @@ def plot_comparison(table: Any, meta: dict[str, Any] | None = None) -> Any:
         ax.set_xlabel("bits")
         ax.set_ylabel(metric)
         ax.set_title(metric)
-    axes[0].legend(fontsize=7)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8, frameon=False)
     if meta:
         fig.suptitle(
             f"{meta.get('dataset')}: {meta.get('n_queries')} test queries vs {meta.get('n_database')} train"
         )
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.14, 1, 1))
     return fig
 
 
 def plot_reconstructions(images: Any, rows: dict[str, np.ndarray], n: int = 8) -> Any:
     """Grid: the first ``n`` images (top row) and one row per entry of ``rows`` (name -> reconstructions)."""
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     x = images_to_tensor(images).permute(0, 2, 3, 1).numpy()
     n = min(n, len(x))
     all_rows = {"original": x, **rows}
-    fig, axes = plt.subplots(len(all_rows), n, figsize=(1.1 * n, 1.2 * len(all_rows)), squeeze=False)
+    fig = Figure(figsize=(1.1 * n + 2.0, 1.2 * len(all_rows)))
+    axes = fig.subplots(len(all_rows), n, squeeze=False)
     for r, (name, imgs) in enumerate(all_rows.items()):
         for c in range(n):
             img = np.clip(imgs[c], 0, 1)
