@@ -157,5 +157,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     return int(args.func(args) or 0)
 
 
+def console() -> None:
+    """Console-script entry: known user errors print one ``hashlab: error: ...`` line and exit with status 2."""
+    try:
+        sys.exit(main())
+    except (KeyError, ValueError, FileNotFoundError) as err:
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        print(f"hashlab: error: {message}", file=sys.stderr)
+        sys.exit(2)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

@@ -233,6 +233,8 @@ def cell_settings(
     subsample: Sequence[int] | None,
 ) -> dict[str, Any]:
     """Everything that determines a cell's result; a stored cell is reused only when these are equal."""
+    from hashlab import experiment
+
     fingerprint = embeddings_fingerprint(embeddings)
     return _jsonable(
         {
@@ -246,7 +248,7 @@ def cell_settings(
             "hidden": [int(h) for h in hidden],
             "seed": int(seed),
             "loss_kwargs": dict(loss_kwargs or {}),
-            "callbacks": [type(c).__name__ for c in method_callbacks(method)],
+            "callbacks": [type(c).__name__ for c in experiment.method_callbacks(method)],
             "knn_k": int(knn_k),
             "map_k": map_k,
             "subsample": list(subsample) if subsample else None,
@@ -356,16 +358,6 @@ def warm_up(embeddings: Any, seed: int = 0) -> None:
     _WARMED_UP = True
 
 
-def method_callbacks(method: str) -> list[Any]:
-    """Training callbacks a method needs: HashNet's continuation of ``beta`` in ``tanh(beta z)`` (Algorithm 6 of the
-    thesis; ``hashlab.callbacks.HashNetContinuation`` defaults, beta_t = (1 + t)^0.5 per epoch)."""
-    if method == "hashnet":
-        from hashlab.callbacks import HashNetContinuation
-
-        return [HashNetContinuation()]
-    return []
-
-
 def compute_cell(embeddings: Any, settings: dict[str, Any], progress: bool = False) -> CellResult:
     """Train one (method, bits) head with ``experiment.run`` and evaluate it (test queries vs train database)."""
     from hashlab import experiment
@@ -386,9 +378,7 @@ def compute_cell(embeddings: Any, settings: dict[str, Any], progress: bool = Fal
         map_k=settings["map_k"],
         subsample=None,  # the embeddings handed over are already subsampled
     )
-    result = experiment.run(
-        config, embeddings=embeddings, callbacks=method_callbacks(config.method), progress=progress
-    )
+    result = experiment.run(config, embeddings=embeddings, progress=progress)
     test_codes, train_codes = np.asarray(result.codes["test"]), np.asarray(result.codes["train"])
     test_labels, train_labels = np.asarray(result.labels["test"]), np.asarray(result.labels["train"])
     n_classes = len(result.class_names)

@@ -52,3 +52,14 @@ def test_unknown_method_is_refused_by_the_parser(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--method", "no-such-loss"])
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_console_script_reports_user_errors_in_one_line():
+    proc = subprocess.run(
+        [sys.executable, "-c", "from hashlab.cli import console; console()", "train", "--dataset", "nope"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().startswith("hashlab: error: unknown dataset 'nope'; available: digits")
+    assert "Traceback" not in proc.stderr
