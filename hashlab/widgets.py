@@ -324,7 +324,7 @@ class ExperimentExplorer(_TrainingWidget):
         self._default_margin = loss_margin(self.method.value, bits=self.bits.value)
         if self._default_margin is None:
             self.margin.disabled = True
-            self.margin.description = "margin (n/a)"
+            self.margin.tooltip = f"{self.method.value} has no margin"
             return
         default = self._default_margin
         self.margin.max = max(4.0 * default, 1.0)
@@ -332,7 +332,7 @@ class ExperimentExplorer(_TrainingWidget):
         self.margin.step = self.margin.max / 200
         self.margin.value = default
         self.margin.disabled = False
-        self.margin.description = "margin"
+        self.margin.tooltip = f"{self.method.value} margin (default {default:g} at {self.bits.value} bits)"
 
     def _controls(self) -> Sequence[widgets.Widget]:
         return [self.dataset, self.backbone, self.method, self.bits, self.epochs, self.train_button]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -35,6 +36,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 ARTIFACTS = REPO / "artifacts" / "browser"
+RUN_ALL_TIMEOUT_MS = 300_000
 
 
 def _browser_unavailable() -> str | None:
@@ -71,7 +73,8 @@ class LabServer:
     log: Path
 
     def lab_url(self, path: str) -> str:
-        return f"{self.url}/lab/tree/{path}?token={self.token}"
+        """URL opening ``path`` in a fresh JupyterLab workspace (no tabs restored from an earlier test)."""
+        return f"{self.url}/lab/workspaces/{secrets.token_hex(4)}/tree/{path}?token={self.token}"
 
 
 def _write_lab_settings(settings_dir: Path) -> None:
@@ -168,3 +171,39 @@ def page(lab_server: LabServer):
             if "pg" in locals():
                 (ARTIFACTS / "console.log").write_text("\n".join(pg.console_messages))
             browser.close()
+
+
+# ---------------------------------------------------------------------------------------- page helpers
+def active_notebook(page):
+    """Locator of the notebook panel shown in the main area."""
+    return page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)").first
+
+
+def screenshot(page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=False)
+
+
+def wait_kernel_idle(page, timeout_s: float = 120.0) -> None:
+    """Wait until the notebook's kernel reports idle (toolbar status), twice in a row half a second apart."""
+    indicator = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook-ExecutionIndicator")
+    deadline = time.monotonic() + timeout_s
+    idle_seen = 0
+    while time.monotonic() < deadline:
+        status = indicator.first.get_attribute("data-status") if indicator.count() else None
+        idle_seen = idle_seen + 1 if status == "idle" else 0
+        if idle_seen >= 2:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"kernel not idle after {timeout_s} s (last status {status!r})")
+
+
+def run_all_cells(page) -> None:
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+
+
+def assert_no_error_output(page) -> None:
+    """No cell shows an error (traceback) output."""
+    errors = active_notebook(page).locator('[data-mime-type="application/vnd.jupyter.error"]')
+    assert errors.count() == 0, errors.first.inner_text()

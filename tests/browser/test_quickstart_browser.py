@@ -11,41 +11,24 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import time
 
 import pytest
 
-from .conftest import ARTIFACTS, REPO
+from .conftest import (
+    ARTIFACTS,
+    REPO,
+    RUN_ALL_TIMEOUT_MS,
+    active_notebook,
+    assert_no_error_output,
+    run_all_cells,
+    screenshot,
+    wait_kernel_idle,
+)
 
 pytestmark = pytest.mark.browser
 
 NOTEBOOK = "notebooks/00_quickstart.ipynb"
-RUN_ALL_TIMEOUT_MS = 300_000
 RETRAIN_TIMEOUT_MS = 180_000
-
-
-def _shot(page, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=False)
-
-
-def _wait_kernel_idle(page, timeout_s: float = 120.0) -> None:
-    """Wait until the notebook's kernel reports idle (toolbar status), twice in a row half a second apart."""
-    indicator = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook-ExecutionIndicator")
-    deadline = time.monotonic() + timeout_s
-    idle_seen = 0
-    while time.monotonic() < deadline:
-        status = indicator.first.get_attribute("data-status") if indicator.count() else None
-        idle_seen = idle_seen + 1 if status == "idle" else 0
-        if idle_seen >= 2:
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"kernel not idle after {timeout_s} s (last status {status!r})")
-
-
-def _run_all(page) -> None:
-    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
-    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
 
 
 def _widget_state(explorer) -> dict[str, str]:
@@ -60,28 +43,28 @@ def _widget_state(explorer) -> dict[str, str]:
 def test_quickstart_run_all_then_bit_slider_retrains(lab_server, page):
     page.goto(lab_server.lab_url(NOTEBOOK))
     page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for(timeout=120_000)
-    _wait_kernel_idle(page)
-    _shot(page, "01_opened")
+    wait_kernel_idle(page)
+    screenshot(page, "01_opened")
 
-    _run_all(page)
-    page.get_by_text("all claims hold").wait_for(timeout=RUN_ALL_TIMEOUT_MS)
-    _wait_kernel_idle(page)
-    errors = page.locator('[data-mime-type="application/vnd.jupyter.error"]')
-    assert errors.count() == 0, errors.first.inner_text()
+    run_all_cells(page)
+    active_notebook(page).get_by_text("all claims hold").wait_for(timeout=RUN_ALL_TIMEOUT_MS)
+    wait_kernel_idle(page)
+    assert_no_error_output(page)
+    notebook = active_notebook(page)
 
-    explorer = page.locator(".widget-vbox", has=page.locator(".widget-slider")).first
+    explorer = notebook.locator(".widget-vbox", has=page.locator(".widget-slider")).first
     explorer.scroll_into_view_if_needed()
     explorer.get_by_text("Bit length: 32").wait_for(timeout=30_000)
     before = _widget_state(explorer)
     assert before["table"] and before["figure"].startswith("data:image/png")
-    _shot(page, "02_ran_all")
+    screenshot(page, "02_ran_all")
 
     handle = explorer.locator(".widget-slider .noUi-handle").first
     handle.focus()
     page.keyboard.press("ArrowLeft")  # one step (4 bits) down; released at once, so the observer retrains
     explorer.locator(".widget-readout", has_text=re.compile(r"^\s*28\s*$")).wait_for(timeout=10_000)
     explorer.get_by_text("Bit length: 28").wait_for(timeout=RETRAIN_TIMEOUT_MS)
-    _wait_kernel_idle(page)
+    wait_kernel_idle(page)
     after = _widget_state(explorer)
 
     assert "Bit length: 32" not in after["text"]
@@ -92,7 +75,7 @@ def test_quickstart_run_all_then_bit_slider_retrains(lab_server, page):
         "el => el.classList.contains('mod-disabled')"
     )
     assert "Traceback" not in after["text"]
-    _shot(page, "03_after_slider")
+    screenshot(page, "03_after_slider")
     explorer.screenshot(path=str(ARTIFACTS / "quickstart_widget.png"))
     if os.environ.get("HASHLAB_UPDATE_DOCS_SCREENSHOT") == "1":
         (REPO / "docs" / "img").mkdir(parents=True, exist_ok=True)
