@@ -15,10 +15,9 @@ This module also holds what notebook 02 runs: :func:`train_autoencoder` (Lightni
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from hashlab.codes import to_codes
+from hashlab.config import torch_threads
 
 __all__ = [
     "AE_METHODS",
@@ -303,24 +303,6 @@ class ConvAutoencoderHasher(pl.LightningModule):
         """Mean squared error per pixel between the images (in [0, 1]) and their reconstructions."""
         x = images_to_tensor(images, self.channels, self.image_size).permute(0, 2, 3, 1).numpy()
         return float(np.mean((x - self.reconstruct(images, source)) ** 2))
-
-
-@contextlib.contextmanager
-def torch_threads(n: int | None) -> Iterator[None]:
-    """Run the block with ``torch.set_num_threads(n)`` and restore the previous count (``None``: unchanged).
-
-    Small convolutions gain nothing from intra-op threads, and on a shared, loaded CPU two spinning threads made a
-    training step about 20x slower than one (measured on the 2-core development machine).
-    """
-    if n is None:
-        yield
-        return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(_check_positive_int(n, "num_threads"))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def train_autoencoder(

@@ -102,7 +102,7 @@ class DatasetBundle:
         return {"train": self.train, "val": self.val, "test": self.test}
 
     def describe(self) -> dict[str, Any]:
-        """Split sizes and shape facts, e.g. ``{"dataset": "digits", "train": 1077, "val": 360, "test": 360, ...}``."""
+        """Split sizes and shape facts, e.g. ``{"dataset": "digits", "train": 1079, "val": 359, "test": 359, ...}``."""
         return {
             "dataset": self.name,
             "train": len(self.train),

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -66,3 +68,17 @@ def test_cli_help_documents_train_options():
     ).stdout
     for option in ("--dataset", "--bits", "--method", "--epochs", "--seed", "--knn-k", "--map-k"):
         assert option in out
+
+
+def test_torch_threads_restores_the_previous_count():
+    import torch
+
+    from hashlab.config import torch_threads
+
+    before = torch.get_num_threads()
+    with torch_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="threads"):
+        with torch_threads(0):
+            pass

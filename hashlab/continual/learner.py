@@ -10,18 +10,15 @@ codes of every training item seen so far (hashlab's protocol: database = train s
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytorch_lightning as pl
-import torch
 
-from hashlab.config import seed_everything
+from hashlab.config import seed_everything, torch_threads
 from hashlab.continual.metrics import UpdateCost, average_forgetting, backward_transfer, code_stability
 from hashlab.continual.strategies import Strategy, UpdatePlan
 from hashlab.continual.stream import ClassIncrementalStream, Task
@@ -58,24 +55,6 @@ class ContinualConfig:
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 2:
             raise ValueError(f"need epochs >= 1 and batch_size >= 2, got {self.epochs} and {self.batch_size}")
-
-
-@contextlib.contextmanager
-def torch_threads(n: int | None) -> Iterator[None]:
-    """Run a block with ``torch.set_num_threads(n)`` and restore the previous count (``None``: unchanged).
-
-    The hash heads here are tiny MLPs: on a shared 2-core machine two intra-op threads make each optimiser step
-    tens of times slower than one (measured: 0.25 s vs 0.004 s per step under load), so updates use one thread.
-    """
-    if n is None:
-        yield
-        return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 class GradientCounter(pl.Callback):
