@@ -63,3 +63,19 @@ def test_console_script_reports_user_errors_in_one_line():
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("hashlab: error: unknown dataset 'nope'; available: digits")
     assert "Traceback" not in proc.stderr
+
+
+def test_reproduce_fast_writes_all_tables_and_figures(tmp_path):
+    """``hashlab reproduce --fast``, exactly as README gives it: every thesis method x bit length on digits/pixels."""
+    out = tmp_path / "reproduce_out"
+    assert main(["reproduce", "--fast", "--out", str(out)]) == 0
+    for n in (3, 4, 5, 6):
+        assert (out / f"table{n}.csv").is_file() and (out / f"table{n}.md").is_file()
+    assert (out / "assumptions.json").is_file() and (out / "README.md").is_file()
+    cells = {p.stem.rsplit("_", 1)[0] for p in (out / "cells").glob("*.json")}
+    from hashlab.losses import THESIS_METHODS
+
+    assert cells == set(THESIS_METHODS)
+    figures = {p.name for p in out.glob("*.png")}
+    for prefix in ("fig17", "fig18_19", "fig20_21", "fig26_27", "fig30"):
+        assert any(name.startswith(prefix) for name in figures), (prefix, sorted(figures))
