@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-
-HERE = Path(__file__).resolve().parent
+from _nbbuild import write_notebook
+from nbformat.v4 import new_code_cell, new_markdown_cell
 
 cells = [
     new_markdown_cell(
@@ -146,13 +142,4 @@ print("all claims hold")"""
     ),
 ]
 
-nb = new_notebook(
-    cells=cells,
-    metadata={
-        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-        "language_info": {"name": "python"},
-    },
-)
-nbformat.validate(nb)
-nbformat.write(nb, HERE / "00_quickstart.ipynb")
-print("wrote", HERE / "00_quickstart.ipynb")
+write_notebook(cells, "00_quickstart.ipynb")

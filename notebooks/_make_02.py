@@ -5,24 +5,7 @@ Run: ``python notebooks/_make_02.py``
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-
-HERE = Path(__file__).resolve().parent
-
-
-def md(text: str) -> nbformat.NotebookNode:
-    return new_markdown_cell(text.strip())
-
-
-def code(text: str, tags: tuple[str, ...] = ()) -> nbformat.NotebookNode:
-    cell = new_code_cell(text.strip())
-    if tags:
-        cell.metadata["tags"] = list(tags)
-    return cell
-
+from _nbbuild import code, md, write_notebook
 
 cells = [
     md(
@@ -286,11 +269,4 @@ assert n_distinct["ae_latent"] <= 4 < 100 <= n_distinct["ae_code"], "the paper's
     ),
 ]
 
-nb = new_notebook(
-    cells=cells,
-    metadata={
-        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-        "language_info": {"name": "python"},
-    },
-)
-nbformat.write(nb, HERE / "02_autoencoder_semantic_hashing.ipynb")
+write_notebook(cells, "02_autoencoder_semantic_hashing.ipynb")

@@ -1,20 +1,6 @@
 """Generate 04_triplet_and_center_losses.ipynb (committed without outputs): ``python notebooks/_make_04.py``."""
 
-from pathlib import Path
-
-import nbformat as nbf
-
-
-def md(text: str) -> nbf.NotebookNode:
-    return nbf.v4.new_markdown_cell(text.strip())
-
-
-def code(text: str, tags: tuple[str, ...] = ()) -> nbf.NotebookNode:
-    cell = nbf.v4.new_code_cell(text.strip())
-    if tags:
-        cell.metadata["tags"] = list(tags)
-    return cell
-
+from _nbbuild import code, md, write_notebook
 
 cells = [
     md(
@@ -214,10 +200,4 @@ print(f"best {TOP}-bit method: {100 * best:.2f} % vs raw {100 * acc_raw:.2f} % (
     ),
 ]
 
-nb = nbf.v4.new_notebook()
-nb.cells = cells
-nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-nb.metadata["language_info"] = {"name": "python"}
-path = Path(__file__).with_name("04_triplet_and_center_losses.ipynb")
-nbf.write(nb, path)
-print("wrote", path)
+write_notebook(cells, "04_triplet_and_center_losses.ipynb")

@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
-from pathlib import Path
-
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-
-HERE = Path(__file__).resolve().parent
+from _nbbuild import write_notebook
+from nbformat.v4 import new_code_cell, new_markdown_cell
 
 cells = [
     new_markdown_cell(
@@ -238,18 +231,4 @@ assert explorer.result is not None and explorer.result.all_map[-1] > 0.5"""
     ),
 ]
 
-nb = new_notebook(
-    cells=cells,
-    metadata={
-        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-        "language_info": {"name": "python"},
-    },
-)
-out = HERE / "06_continual_hashing.ipynb"
-nbformat.write(nb, out)
-# keep the cells ruff-clean (import order, formatting) like the library code
-ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
-if ruff:
-    subprocess.run([ruff, "check", "--fix", "--select", "I", "--quiet", str(out)], check=False)
-    subprocess.run([ruff, "format", "--quiet", str(out)], check=True)
-print("wrote", out)
+write_notebook(cells, "06_continual_hashing.ipynb")
