@@ -79,3 +79,15 @@ def test_reproduce_fast_writes_all_tables_and_figures(tmp_path):
     figures = {p.name for p in out.glob("*.png")}
     for prefix in ("fig17", "fig18_19", "fig20_21", "fig26_27", "fig30"):
         assert any(name.startswith(prefix) for name in figures), (prefix, sorted(figures))
+
+
+def test_lab_opens_jupyterlab_on_the_quickstart(monkeypatch):
+    calls = []
+    monkeypatch.setattr("os.execv", lambda path, argv: calls.append((path, argv)))
+    monkeypatch.setattr("shutil.which", lambda name: f"/venv/bin/{name}")
+    main(["lab"])
+    path, argv = calls[0]
+    assert path == "/venv/bin/jupyter" and argv[1] == "lab"
+    assert argv[2].endswith("notebooks/00_quickstart.ipynb")
+    with pytest.raises(FileNotFoundError, match="no notebook"):
+        main(["lab", "99_missing.ipynb"])
