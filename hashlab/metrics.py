@@ -7,6 +7,8 @@ Conventions (see ``docs/evaluation.md``):
 - Ranking: by Hamming distance, ties broken by database index (stable), unless ``ties="average"``
   (tie-aware AP of McSherry & Najork, ECIR 2008: the expectation over all orderings within tie groups).
 - ``k=None`` means the whole database; no sentinel (``-1``) is accepted.
+- Float features (``mean_average_precision_float``, ``precision_at_k_float``): the same conventions on the exact
+  Euclidean ranking (float64 distances, ties by database index).
 - AP@k divides by the number of relevant items retrieved in the top k (the hashing convention of DeepHash,
   HashNet, FIRe, torchmetrics); ``normalize="min_k_relevant"`` divides by ``min(k, total relevant)`` instead.
 - A query with no relevant item in the database scores 0 (``no_relevant="zero"``) or is left out
@@ -42,7 +44,9 @@ __all__ = [
     "knn_predict",
     "majority_vote",
     "mean_average_precision",
+    "mean_average_precision_float",
     "precision_at_k",
+    "precision_at_k_float",
     "precision_recall_curve",
     "precision_within_radius",
     "relevance",
@@ -574,6 +578,84 @@ def precision_recall_curve(
             axis=0
         )
     return prec / q.shape[0], rec / q.shape[0]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Euclidean ranking of float features (the exact float-KNN ceiling the codes are compared to)
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _prepare_float(
+    query: Any, db: Any, query_labels: Any, db_labels: Any
+) -> tuple[torch.Tensor, torch.Tensor, np.ndarray, np.ndarray]:
+    qa, da = _check_features(query, "query"), _check_features(db, "db")
+    if qa.shape[1] != da.shape[1]:
+        raise ValueError(f"query has {qa.shape[1]} dimensions but the database has {da.shape[1]}")
+    ql = check_labels(query_labels, qa.shape[0], "query_labels")
+    dl = check_labels(db_labels, da.shape[0], "db_labels")
+    _check_label_pair(ql, dl)
+    qt = torch.from_numpy(np.ascontiguousarray(qa, dtype=np.float64))
+    dbt = torch.from_numpy(np.ascontiguousarray(da, dtype=np.float64))
+    return qt, dbt, ql, dl
+
+
+def _euclidean_hits(
+    qt: torch.Tensor, dbt: torch.Tensor, ql: np.ndarray, dl: np.ndarray, k: int
+) -> Iterator[tuple[slice, np.ndarray, np.ndarray]]:
+    """Yield (query slice, relevance of the top k (c, k) in rank order, relevance (c, N)) over query chunks.
+
+    Distances are computed pair by pair in float64 (``torch.cdist`` without the matrix-product shortcut), so
+    duplicate database items get bit-identical distances; the ranking is a stable sort: ties by database index.
+    """
+    step = _chunk_rows(dbt.shape[0])
+    with torch.no_grad():
+        for start in range(0, qt.shape[0], step):
+            sl = slice(start, min(start + step, qt.shape[0]))
+            dist = torch.cdist(qt[sl], dbt, compute_mode="donot_use_mm_for_euclid_dist").numpy()
+            order = np.argsort(dist, axis=1, kind="stable")[:, :k]
+            rel = relevance(ql[sl], dl)
+            yield sl, np.take_along_axis(rel, order, axis=1), rel
+
+
+def mean_average_precision_float(
+    query: Any,
+    db: Any,
+    query_labels: Any,
+    db_labels: Any,
+    k: int | None = None,
+    no_relevant: NoRelevant = "zero",
+    return_per_query: bool = False,
+    normalize: Normalize = "retrieved",
+) -> float | MAPResult:
+    """mAP (mAP@k) of the exact Euclidean ranking of float features (N, D): the float-KNN ceiling for codes.
+
+    Same conventions as :func:`mean_average_precision`: ``AP@k = (1/D) * sum_{i<=k} P(i) * rel(i)``, ties broken
+    by database index (stable sort on the distance ``||q - x||_2``, computed in float64), ``D`` = relevant items in
+    the top k (``normalize="retrieved"``) or ``min(k, total relevant)``; ``no_relevant`` and
+    ``return_per_query`` as there. Raises ``ValueError`` for NaN/inf, empty or mismatched inputs.
+    """
+    _check_choice("no_relevant", no_relevant, ("zero", "skip", "error"))
+    _check_choice("normalize", normalize, ("retrieved", "min_k_relevant"))
+    qt, dbt, ql, dl = _prepare_float(query, db, query_labels, db_labels)
+    k_eff = _check_k(k, dbt.shape[0])
+    per_query = np.empty(qt.shape[0], dtype=np.float64)
+    has_rel = np.empty(qt.shape[0], dtype=bool)
+    for sl, hits, rel in _euclidean_hits(qt, dbt, ql, dl, k_eff):
+        total = rel.sum(axis=1)
+        per_query[sl] = _ap_from_hits(hits, k_eff, total, normalize)
+        has_rel[sl] = total > 0
+    result = _resolve_no_relevant(per_query, has_rel, no_relevant)
+    return result if return_per_query else result.map
+
+
+def precision_at_k_float(query: Any, db: Any, query_labels: Any, db_labels: Any, k: int = 100) -> float:
+    """Mean over queries of the fraction of relevant items among the k Euclidean-nearest (ties by index)."""
+    qt, dbt, ql, dl = _prepare_float(query, db, query_labels, db_labels)
+    k = _check_k(k, dbt.shape[0])
+    out = np.empty(qt.shape[0])
+    for sl, hits, _ in _euclidean_hits(qt, dbt, ql, dl, k):
+        out[sl] = hits.sum(axis=1) / k
+    return float(out.mean())
 
 
 # --------------------------------------------------------------------------------------------------------------

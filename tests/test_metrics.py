@@ -440,3 +440,106 @@ def test_bad_multilabel_labels():
         M.mean_average_precision(q, db, ql[:, :1], dl[:, :1])
     with pytest.raises(ValueError, match="shape"):
         M.mean_average_precision(q, db, ql[:, :, None], dl)
+
+
+# ------------------------------------------------------------------------------------------------ float features
+def ref_euclidean(a, b):
+    return [[sum((x - y) ** 2 for x, y in zip(qa, qb, strict=True)) ** 0.5 for qb in b] for qa in a]
+
+
+def ref_map_float(q, db, ql, dl, k=None, normalize="retrieved"):
+    d = ref_euclidean(q.tolist(), db.tolist())
+    k = len(db) if k is None else k
+    aps = []
+    for i in range(len(q)):
+        rel = [ref_relevant(ql[i], dl[j]) for j in range(len(db))]
+        aps.append(ref_ap([rel[j] for j in ref_order(d[i])], k, normalize, sum(rel)))
+    return sum(aps) / len(aps)
+
+
+def float_data(seed, nq=15, ndb=120, dim=4, n_classes=3, multilabel=False):
+    """Features on a small integer grid, so many distances tie exactly (ties must go by database index)."""
+    rng = np.random.default_rng(seed)
+    q = rng.integers(-2, 3, (nq, dim)).astype(np.float32)
+    db = rng.integers(-2, 3, (ndb, dim)).astype(np.float32)
+    if multilabel:
+        ql = (rng.random((nq, n_classes + 1)) < 0.3).astype(np.int64)
+        dl = (rng.random((ndb, n_classes + 1)) < 0.3).astype(np.int64)
+    else:
+        ql, dl = rng.integers(0, n_classes, nq), rng.integers(0, n_classes, ndb)
+    return q, db, ql, dl
+
+
+def test_float_map_hand_computed_ties_by_index():
+    # distances 1, 1, 2: stable order 0, 1, 2 -> relevance [0, 1, 1] -> AP = (1/2 + 2/3) / 2
+    q, db = np.array([[0.0]]), np.array([[1.0], [-1.0], [2.0]])
+    assert M.mean_average_precision_float(q, db, [0], [1, 0, 0]) == pytest.approx(7 / 12)
+    # the other tie order would give (1 + 2/3) / 2
+    assert M.mean_average_precision_float(q, db, [0], [0, 1, 0]) == pytest.approx(5 / 6)
+    assert M.mean_average_precision_float(q, db, [0], [1, 0, 0], k=2) == pytest.approx(1 / 2)
+    assert M.precision_at_k_float(q, db, [0], [1, 0, 0], k=2) == pytest.approx(1 / 2)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("multilabel", [False, True])
+def test_float_map_and_precision_match_reference(seed, multilabel):
+    q, db, ql, dl = float_data(seed, multilabel=multilabel)
+    d = ref_euclidean(q.tolist(), db.tolist())
+    for k in (None, 1, 7, 40):
+        for normalize in ("retrieved", "min_k_relevant"):
+            got = M.mean_average_precision_float(q, db, ql, dl, k=k, normalize=normalize)
+            ref = ref_map_float(q, db, ql, dl, k=k, normalize=normalize)
+            assert got == pytest.approx(ref), (k, normalize)
+    for k in (1, 7, 40):
+        ref_p = [sum(ref_relevant(ql[i], dl[j]) for j in ref_order(d[i])[:k]) / k for i in range(len(q))]
+        assert M.precision_at_k_float(q, db, ql, dl, k=k) == pytest.approx(np.mean(ref_p))
+    torch_in = M.mean_average_precision_float(torch.tensor(q), torch.tensor(db), ql, dl, k=7)
+    assert torch_in == pytest.approx(ref_map_float(q, db, ql, dl, k=7))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_float_map_of_codes_equals_hamming_map(seed):
+    """For ±1 codes Euclidean distance = 2·sqrt(Hamming): same ranking, same ties, so the same mAP."""
+    q, db, ql, dl = data(seed, bits=5)
+    for k in (None, 10):
+        assert M.mean_average_precision_float(q.astype(np.float32), db.astype(np.float32), ql, dl, k=k) == (
+            pytest.approx(M.mean_average_precision(q, db, ql, dl, k=k))
+        )
+
+
+def test_float_map_no_relevant_policies_and_chunking(monkeypatch):
+    q, db, ql, dl = float_data(4, nq=12)
+    ql = ql.copy()
+    ql[:2] = 7  # no database item has class 7
+    res = M.mean_average_precision_float(q, db, ql, dl, return_per_query=True)
+    assert res.n_no_relevant == 2 and res.n_evaluated == 12 and (res.per_query[:2] == 0).all()
+    assert res.map == pytest.approx(ref_map_float(q, db, ql, dl))
+    skip = M.mean_average_precision_float(q, db, ql, dl, no_relevant="skip")
+    assert skip == pytest.approx(res.map * 12 / 10)
+    with pytest.raises(ValueError, match="no relevant"):
+        M.mean_average_precision_float(q, db, ql, dl, no_relevant="error")
+    monkeypatch.setattr(M, "_CHUNK_BYTES", 1)  # one query per chunk
+    assert M.mean_average_precision_float(q, db, ql, dl, k=9) == pytest.approx(
+        ref_map_float(q, db, ql, dl, k=9)
+    )
+
+
+def test_float_map_bad_inputs_raise_clear_errors():
+    q, db, ql, dl = float_data(5)
+    for bad in (np.nan, np.inf):
+        broken = db.copy()
+        broken[3, 1] = bad
+        with pytest.raises(ValueError, match="db contains NaN or inf"):
+            M.mean_average_precision_float(q, broken, ql, dl)
+        with pytest.raises(ValueError, match="query contains NaN or inf"):
+            M.precision_at_k_float(broken, db, dl, dl, k=5)
+    with pytest.raises(ValueError, match="dimensions"):
+        M.mean_average_precision_float(q[:, :3], db, ql, dl)
+    with pytest.raises(ValueError, match="db_labels has 119 rows"):
+        M.mean_average_precision_float(q, db, ql, dl[:-1])
+    with pytest.raises(ValueError, match="larger than the database"):
+        M.mean_average_precision_float(q, db, ql, dl, k=121)
+    with pytest.raises(ValueError, match="empty"):
+        M.mean_average_precision_float(q, db[:0], ql, dl[:0])
+    with pytest.raises(ValueError, match="normalize"):
+        M.mean_average_precision_float(q, db, ql, dl, normalize="total")
