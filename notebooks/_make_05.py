@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from _nbbuild import code, md, write_notebook
 
 CELLS: list[tuple[str, str]] = [
     (
@@ -30,11 +27,8 @@ split only. Separation of the same-class vs different-class Hamming distribution
     ),
     (
         "params",
-        """import torch
+        """import hashlab.config
 
-import hashlab.config
-
-torch.set_num_threads(1)  # 2 shared cores: one thread avoids oversubscription (much faster for these small heads)
 FAST = hashlab.config.fast_mode()
 SEED = 0
 BITS = 16 if FAST else 32
@@ -209,22 +203,11 @@ print("all conclusions hold")""",
 ]
 
 
-def build() -> nbformat.NotebookNode:
-    nb = new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.metadata["language_info"] = {"name": "python"}
-    for kind, src in CELLS:
-        if kind == "md":
-            nb.cells.append(new_markdown_cell(src))
-        else:
-            cell = new_code_cell(src)
-            if kind == "params":
-                cell.metadata["tags"] = ["parameters"]
-            nb.cells.append(cell)
-    return nb
+def build_cells() -> list:
+    """The notebook's cells: markdown, the tagged parameters cell, then code."""
+    kinds = {"md": md, "code": code, "params": lambda src: code(src, tags=("parameters",))}
+    return [kinds[kind](src) for kind, src in CELLS]
 
 
 if __name__ == "__main__":
-    out = Path(__file__).with_name("05_margin_schedules.ipynb")
-    nbformat.write(build(), out)
-    print(f"wrote {out}")
+    write_notebook(build_cells(), "05_margin_schedules.ipynb")

@@ -30,9 +30,11 @@ def code(text: str, tags: Sequence[str] = ()) -> nbformat.NotebookNode:
 
 def write_notebook(cells: Sequence[nbformat.NotebookNode], filename: str) -> Path:
     """Validate and write ``notebooks/<filename>`` (python3 kernelspec, no outputs, ruff-formatted cells)."""
+    # stable ids: regenerating an unchanged notebook gives the same file
     for number, cell in enumerate(cells):
-        cell["id"] = f"cell-{number:02d}"  # stable ids: regenerating an unchanged notebook gives the same file
-    nb = new_notebook(cells=list(cells), metadata={"kernelspec": KERNELSPEC, "language_info": {"name": "python"}})
+        cell["id"] = f"cell-{number:02d}"
+    metadata = {"kernelspec": KERNELSPEC, "language_info": {"name": "python"}}
+    nb = new_notebook(cells=list(cells), metadata=metadata)
     nbformat.validate(nb)
     path = HERE / filename
     nbformat.write(nb, path)

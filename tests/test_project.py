@@ -82,3 +82,12 @@ def test_torch_threads_restores_the_previous_count():
     with pytest.raises(ValueError, match="threads"):
         with torch_threads(0):
             pass
+
+
+def test_ruff_clean():
+    ruff = Path(sys.executable).with_name("ruff")
+    targets = ["hashlab", "tests", "bench", "notebooks", "conftest.py"]
+    lint = subprocess.run([str(ruff), "check", *targets], cwd=ROOT, capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout
+    fmt = subprocess.run([str(ruff), "format", "--check", *targets], cwd=ROOT, capture_output=True, text=True)
+    assert fmt.returncode == 0, fmt.stdout
