@@ -51,17 +51,17 @@ def lightning_epochs(
     emb: EmbeddingSet, dm: EmbeddingDataModule, epochs: int, bits: int, method: str
 ) -> float:
     model = make_model(emb, bits, method)
-    trainer = pl.Trainer(
-        max_epochs=epochs,
-        accelerator="cpu",
-        logger=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        enable_checkpointing=False,
-        limit_val_batches=0,
-        num_sanity_val_steps=0,
-    )
     with quiet_lightning():
+        trainer = pl.Trainer(
+            max_epochs=epochs,
+            accelerator="cpu",
+            logger=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            enable_checkpointing=False,
+            limit_val_batches=0,
+            num_sanity_val_steps=0,
+        )
         start = time.perf_counter()
         trainer.fit(model, datamodule=dm)
         return time.perf_counter() - start
