@@ -1,0 +1,103 @@
+"""``hashlab reproduce``: the seed thesis's whole protocol, resumable, writing Tables 3-6 and Figs. 17-30 analogues.
+
+Protocol (P. Mao, B.Sc. thesis, University of Bamberg, 2024, §4): frozen-encoder embeddings of every split (cached by
+``hashlab.features``); Euclidean KNN on the raw embeddings for k in {3, 5, 7, 10, 15} on the validation and test
+queries (Tables 3 and 4, Figs. 18/19); for every method x code length a hash head trained by
+``hashlab.experiment.run`` (checkpoint selection on the validation split inside ``run``), then Hamming KNN (k = 7,
+majority vote, ties by database index) of the test queries against the training database, plus mAP and mAP@k
+(Tables 5 and 6, Figs. 20-29); the training wall-clock time of the triplet/centre methods (Fig. 30, for which the
+thesis gives no numbers).
+
+Each finished grid cell is one small JSON file (``cells/<method>_<bits>.json``, written atomically after its codes
+file) and is never recomputed while its settings are unchanged; an interrupted run restarts where it stopped.
+
+Modules: ``presets`` (grid constants, full and ``--fast`` settings, choice validation, ``choose_setting``),
+``baseline`` (raw-embedding KNN, random codes, distance counts), ``cells`` (cell settings and fingerprint, the atomic
+cell store, ``run_grid``), ``tables`` (Tables 3-6 beside the thesis), ``figures`` (Figs. 17-30 analogues),
+``provenance`` (``assumptions.json``), ``protocol`` (``reproduce``) and ``cli`` (the ``hashlab reproduce`` options).
+The names below are the package's API; ``warm_up``'s once-per-process flag lives in ``hashlab.reproduce.cells``.
+"""
+
+from hashlab.reproduce.baseline import distance_counts, knn_confusion, random_codes_baseline, raw_knn_baseline
+from hashlab.reproduce.cells import (
+    CELL_FORMAT,
+    CellResult,
+    cell_settings,
+    compute_cell,
+    embeddings_fingerprint,
+    grid_frame,
+    load_cell,
+    run_grid,
+    warm_up,
+)
+from hashlab.reproduce.cells import _remove_stale_temporaries as _remove_stale_temporaries
+from hashlab.reproduce.cells import _write_cell as _write_cell
+from hashlab.reproduce.cli import add_reproduce_arguments, run_reproduce
+from hashlab.reproduce.figures import (
+    TIMED_METHODS,
+    accuracy_vs_bits_figure,
+    method_confusion_figure,
+    raw_confusion_figure,
+    training_cost_figure,
+    write_figures,
+)
+from hashlab.reproduce.presets import (
+    FAST_SETTINGS,
+    FULL_BITS,
+    FULL_SETTINGS,
+    SWEEP_KS,
+    THESIS_KNN_K,
+    check_choices,
+    choose_setting,
+    embeddings_available,
+)
+from hashlab.reproduce.protocol import reproduce
+from hashlab.reproduce.provenance import assumptions
+from hashlab.reproduce.tables import (
+    method_table_frame,
+    ours_vs_thesis,
+    table3,
+    table4,
+    thesis_dataset_for,
+    to_markdown,
+)
+
+__all__ = [
+    "CELL_FORMAT",
+    "FAST_SETTINGS",
+    "FULL_BITS",
+    "FULL_SETTINGS",
+    "SWEEP_KS",
+    "THESIS_KNN_K",
+    "TIMED_METHODS",
+    "CellResult",
+    "accuracy_vs_bits_figure",
+    "add_reproduce_arguments",
+    "assumptions",
+    "cell_settings",
+    "check_choices",
+    "choose_setting",
+    "compute_cell",
+    "distance_counts",
+    "embeddings_available",
+    "embeddings_fingerprint",
+    "grid_frame",
+    "knn_confusion",
+    "load_cell",
+    "method_confusion_figure",
+    "method_table_frame",
+    "ours_vs_thesis",
+    "random_codes_baseline",
+    "raw_confusion_figure",
+    "raw_knn_baseline",
+    "reproduce",
+    "run_grid",
+    "run_reproduce",
+    "table3",
+    "table4",
+    "thesis_dataset_for",
+    "to_markdown",
+    "training_cost_figure",
+    "warm_up",
+    "write_figures",
+]

@@ -1,0 +1,75 @@
+"""The ``hashlab reproduce`` options and the function ``hashlab.cli`` runs them with."""
+
+from __future__ import annotations
+
+import argparse
+
+from hashlab.config import figures_dir
+from hashlab.reproduce.presets import FAST_SETTINGS, FULL_BITS
+from hashlab.reproduce.protocol import reproduce
+
+
+def add_reproduce_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Options of ``hashlab reproduce`` (wired by ``hashlab.cli``)."""
+    parser.add_argument(
+        "--dataset", default=None, help="dataset name (default: pathmnist; digits with --fast)"
+    )
+    parser.add_argument(
+        "--backbone", default=None, help="embedding backbone (default: vit_b_16; pixels with --fast)"
+    )
+    parser.add_argument("--out", default=None, help="output folder (default: <figures_dir>/reproduce[_fast])")
+    parser.add_argument(
+        "--methods", nargs="+", default=None, help="methods to run (default: the thesis's nine)"
+    )
+    parser.add_argument(
+        "--bits", nargs="+", type=int, default=None, help="code lengths (default: 12 24 36 48)"
+    )
+    parser.add_argument("--fast", action="store_true", help="CI-sized run: digits + pixels, few epochs")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--lr", type=float, default=None)
+    parser.add_argument(
+        "--hidden", nargs="+", type=int, default=None, help="hidden widths of the hash head MLP"
+    )
+    parser.add_argument(
+        "--subsample", nargs=3, type=int, default=None, metavar=("N_TRAIN", "N_VAL", "N_TEST")
+    )
+    parser.add_argument("--size", type=int, default=28, help="image size the embeddings are computed from")
+    parser.add_argument("--map-k", type=int, default=100, help="cut-off of mAP@k (0: whole database only)")
+    parser.add_argument("--no-figures", action="store_true", help="tables and assumptions only")
+    parser.add_argument("--progress", action="store_true", help="show Lightning progress bars")
+    return parser
+
+
+def run_reproduce(args: argparse.Namespace) -> int:
+    """Run ``reproduce`` from parsed arguments; print where the results are. Returns the exit status (0)."""
+    fast = bool(args.fast)
+    dataset = args.dataset or (FAST_SETTINGS["dataset"] if fast else "pathmnist")
+    backbone = args.backbone or (FAST_SETTINGS["backbone"] if fast else "vit_b_16")
+    bits = args.bits or (FAST_SETTINGS["bits"] if fast else FULL_BITS)
+    out = args.out or figures_dir() / ("reproduce_fast" if fast else "reproduce")
+    result = reproduce(
+        dataset,
+        backbone,
+        out,
+        methods=args.methods,
+        bits=bits,
+        fast=fast,
+        seed=args.seed,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        hidden=args.hidden,
+        subsample=args.subsample,
+        size=args.size,
+        map_k=args.map_k or None,
+        figures=not args.no_figures,
+        progress=args.progress,
+        log=print,
+    )
+    print(
+        f"wrote Tables 3-6, {len(result['figures'])} figures and assumptions to {result['out_dir']} "
+        f"({result['computed']} cells computed, {result['reused']} reused, {result['seconds']:.1f} s)"
+    )
+    return 0

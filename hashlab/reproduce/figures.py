@@ -1,0 +1,204 @@
+"""Figs. 17-30 analogues (and two extra plots) drawn from the grid, saved as PNGs named after the thesis figure."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hashlab import thesis
+from hashlab.reproduce.cells import CellResult, grid_frame
+from hashlab.reproduce.presets import THESIS_KNN_K
+from hashlab.reproduce.tables import thesis_dataset_for
+
+TIMED_METHODS: tuple[str, ...] = ("dnnh", "dshgan", "tcl")
+
+_FAMILIES = {
+    5: ("pairwise", {"cifar10": 20, "pathmnist": 21}),
+    6: ("triplet", {"cifar10": 26, "pathmnist": 27}),
+}
+
+
+def _fig_number(numbers: dict[str, int], dataset: str) -> str:
+    """The thesis figure number for ``dataset``, or "a_b" (both datasets' numbers) for a non-thesis dataset."""
+    same = thesis_dataset_for(dataset)
+    return str(numbers[same]) if same else "_".join(str(v) for v in sorted(numbers.values()))
+
+
+def raw_confusion_figure(
+    confusion: np.ndarray,
+    class_names: Sequence[str],
+    dataset: str,
+    backbone: str,
+    k: int = THESIS_KNN_K,
+    save: Any = None,
+) -> Any:
+    """Figs. 18/19 analogue: confusion matrix of raw-embedding Euclidean KNN, test queries vs train database."""
+    from hashlab import plots
+
+    n = _fig_number({"cifar10": 18, "pathmnist": 19}, dataset).replace("_", "/")
+    title = (
+        f"Confusion Matrix (Fig. {n} analogue): raw-embedding KNN k={k}, {dataset} / {backbone}, test queries"
+    )
+    return plots.confusion_matrix_plot(confusion, class_names, title=title, save=save)
+
+
+def accuracy_vs_bits_figure(
+    cells: dict[tuple[str, int], CellResult],
+    table: int,
+    dataset: str,
+    backbone: str,
+    raw_acc: float,
+    save: Any = None,
+) -> Any:
+    """Figs. 20/21 (pairwise, ``table=5``) or 26/27 (triplet, ``table=6``) analogue: Hamming KNN accuracy (%) vs
+    bits, one line per method, raw-embedding KNN as a horizontal line, the thesis's values dashed when the dataset
+    is one of the thesis's."""
+    from hashlab import plots
+
+    family, numbers = _FAMILIES[table]
+    frame = grid_frame(cells)
+    sub = frame[frame["table"] == table]
+    if sub.empty:
+        raise ValueError(f"no {family} method (thesis Table {table}) in the grid: nothing to plot")
+    same = thesis_dataset_for(dataset)
+    ref = thesis.thesis_table(table)
+    ref = ref[ref["dataset"] == (same or "")]
+    ref_long = [
+        {"method": thesis.method_label(m), "bits": int(b), "knn_acc": v}
+        for m, b, v in zip(ref["method"], ref["bits"], ref["value"], strict=True)
+        if m in set(sub["method"])
+    ]
+    num = _fig_number(numbers, dataset).replace("_", "/")
+    return plots.metric_vs_bits(
+        sub.assign(method=sub["label"]),
+        metric="knn_acc",
+        baseline=raw_acc,
+        thesis=ref_long or None,
+        percent=True,
+        ylabel="Hamming KNN accuracy (%), test queries",
+        title=f"Fig. {num} analogue: {family} methods, {dataset} / {backbone}",
+        save=save,
+    )
+
+
+def method_confusion_figure(cell: CellResult, dataset: str, backbone: str, save: Any = None) -> Any:
+    """Figs. 22-25, 28, 29 analogue: confusion matrix of Hamming KNN (k=7) for one method and code length."""
+    from hashlab import plots
+
+    shown = [f for f in thesis.thesis_figures() if f["kind"] == "confusion" and f["method"] == cell.method]
+    ref = f" (thesis Fig. {shown[0]['number']}: {shown[0]['dataset']})" if shown else ""
+    title = (
+        f"Confusion Matrix: {thesis.method_label(cell.method)} {cell.bits} bits, {dataset} / {backbone}{ref}"
+    )
+    return plots.confusion_matrix_plot(np.asarray(cell.confusion), cell.class_names, title=title, save=save)
+
+
+def training_cost_figure(
+    cells: dict[tuple[str, int], CellResult], dataset: str, backbone: str, hardware: str, save: Any = None
+) -> Any:
+    """Fig. 30 analogue: training wall-clock seconds vs bits for DNNH, DSH-GAN and TCL (the thesis gives no numbers)."""
+    from hashlab import plots
+
+    frame = grid_frame(cells)
+    short = "; ".join(p for p in hardware.split("; ") if p.startswith(("CPU", "CUDA")) or "cores" in p)
+    timed = frame[frame["method"].isin(TIMED_METHODS)]
+    if timed.empty:
+        raise ValueError(f"none of the timed methods {list(TIMED_METHODS)} is in the grid")
+    return plots.metric_vs_bits(
+        timed.assign(method=timed["label"]),
+        metric="train_seconds",
+        ylabel="training wall-clock time (s)",
+        title=f"Fig. 30 analogue (the thesis gives no numbers): training cost, {dataset} / {backbone}\n{short}",
+        save=save,
+    )
+
+
+def write_figures(
+    out: Path,
+    dataset: str,
+    backbone: str,
+    cells: dict[tuple[str, int], CellResult],
+    raw_confusion: np.ndarray,
+    class_names: Sequence[str],
+    raw_acc: float,
+    hardware: str,
+    bundle: Any = None,
+) -> dict[str, str]:
+    """Every result figure as PNG under ``out`` (file names start with the thesis figure they stand for)."""
+    import matplotlib.pyplot as plt
+
+    from hashlab import plots
+
+    written: dict[str, str] = {}
+
+    def keep(name: str, filename: str, make: Callable[[Path], Any]) -> None:
+        path = out / filename
+        fig = make(path)
+        plt.close(fig)
+        written[name] = str(path)
+
+    if bundle is not None:
+        keep(
+            "fig17",
+            f"fig17_class_samples_{dataset}.png",
+            lambda p: plots.class_sample_grid(
+                bundle, per_class=6, title=f"Fig. 17 analogue: {dataset}", save=p
+            ),
+        )
+    n = _fig_number({"cifar10": 18, "pathmnist": 19}, dataset)
+    keep(
+        f"fig{n}",
+        f"fig{n}_confusion_raw_knn_{dataset}.png",
+        lambda p: raw_confusion_figure(raw_confusion, class_names, dataset, backbone, save=p),
+    )
+    frame = grid_frame(cells)
+    for table, (family, numbers) in _FAMILIES.items():
+        if (frame["table"] == table).any():
+            num = _fig_number(numbers, dataset)
+            keep(
+                f"fig{num}",
+                f"fig{num}_accuracy_vs_bits_{family}_{dataset}.png",
+                lambda p, t=table: accuracy_vs_bits_figure(cells, t, dataset, backbone, raw_acc, save=p),
+            )
+    top = max(b for (_, b) in cells) if cells else None
+    for info in thesis.thesis_figures():
+        cell = cells.get((info["method"], top)) if info["kind"] == "confusion" else None
+        if cell is not None:
+            keep(
+                f"fig{info['number']}",
+                f"fig{info['number']}_confusion_{cell.method}_{top}bits_{dataset}.png",
+                lambda p, c=cell: method_confusion_figure(c, dataset, backbone, save=p),
+            )
+    if frame["method"].isin(TIMED_METHODS).any():
+        keep(
+            "fig30",
+            f"fig30_training_cost_{dataset}.png",
+            lambda p: training_cost_figure(cells, dataset, backbone, hardware, save=p),
+        )
+    if "map" in frame:
+        keep(
+            "extra_map",
+            f"extra_map_vs_bits_{dataset}.png",
+            lambda p: plots.metric_vs_bits(
+                frame.assign(method=frame["label"]),
+                metric="map",
+                title=f"mAP vs code length (not in the thesis), {dataset} / {backbone}, test queries",
+                save=p,
+            ),
+        )
+    for (method, b), cell in cells.items():
+        if b == top and cell.codes is not None:
+            keep(
+                f"extra_hamming_{method}",
+                f"extra_hamming_{method}_{top}bits_{dataset}.png",
+                lambda p, c=cell: plots.hamming_distance_histogram(
+                    c.codes,
+                    c.labels,
+                    title=f"Hamming distances, {thesis.method_label(c.method)} {top} bits, {dataset} test split",
+                    save=p,
+                ),
+            )
+    return written

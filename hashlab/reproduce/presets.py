@@ -1,0 +1,113 @@
+"""What a reproduction runs on and with: the thesis's grid constants, the full and ``--fast`` presets, validation
+of the dataset / backbone / methods / bits choice, and the offline-aware choice of setting the notebooks use."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+THESIS_KNN_K = 7
+SWEEP_KS: tuple[int, ...] = (3, 5, 7, 10, 15)
+FULL_BITS: tuple[int, ...] = (12, 24, 36, 48)
+
+# Settings of a full run and of the CI-sized --fast run (digits, pixel features). Every value is an assumption: the
+# thesis states no optimiser, learning rate, epochs, batch size, head or seed.
+FULL_SETTINGS: dict[str, Any] = {
+    "epochs": 30,
+    "batch_size": 256,
+    "lr": 1e-3,
+    "hidden": (512,),
+    "subsample": None,
+}
+FAST_SETTINGS: dict[str, Any] = {
+    "dataset": "digits",
+    "backbone": "pixels",
+    "bits": (12, 24, 48),
+    "epochs": 3,
+    "batch_size": 128,
+    "lr": 3e-3,
+    "hidden": (128,),
+    "subsample": None,
+}
+
+
+def _available_datasets() -> list[str]:
+    from hashlab.data import available_datasets
+
+    return list(available_datasets())
+
+
+def _available_backbones() -> list[str]:
+    from hashlab.features import available_backbones
+
+    return list(available_backbones())
+
+
+def _thesis_methods() -> list[str]:
+    from hashlab.losses import THESIS_METHODS
+
+    return list(THESIS_METHODS)
+
+
+def check_choices(dataset: str, backbone: str, methods: Sequence[str], bits: Sequence[int]) -> None:
+    """Raise ``ValueError`` naming the valid choices for an unknown dataset, backbone or method, or bad bits."""
+    datasets = _available_datasets()
+    if dataset not in datasets:
+        raise ValueError(f"unknown dataset {dataset!r}; choose one of {datasets}")
+    backbones = _available_backbones()
+    if backbone not in backbones:
+        raise ValueError(f"unknown backbone {backbone!r}; choose one of {backbones}")
+    from hashlab.losses import available_losses
+
+    losses = list(available_losses())
+    unknown = [m for m in methods if m not in losses]
+    if unknown:
+        raise ValueError(f"unknown method(s) {unknown}; choose from {losses}")
+    if not methods:
+        raise ValueError("no methods given")
+    if not bits or any(not isinstance(b, int | np.integer) or int(b) < 1 for b in bits):
+        raise ValueError(f"bits must be positive integers, got {list(bits)}")
+
+
+def embeddings_available(dataset: str, backbone: str, size: int = 28) -> bool:
+    """True when ``get_embeddings(dataset, backbone, size)`` can answer without network or hours of CPU work:
+    every split's cache file exists, or (pixel features) the dataset's images are on disk."""
+    from hashlab.data import native_size
+    from hashlab.features import cache_path
+
+    size = native_size(dataset, size)
+    if all(cache_path(dataset, backbone, size, "default", s).exists() for s in ("train", "val", "test")):
+        return True
+    if backbone != "pixels":
+        return False
+    if dataset == "digits":
+        return True
+    from hashlab.config import data_dir
+
+    name = f"{dataset}.npz" if size == 28 else f"{dataset}_{size}.npz"
+    return (data_dir() / "medmnist" / name).exists() or (
+        data_dir() / "cifar10" / "cifar-10-batches-py"
+    ).is_dir()
+
+
+def choose_setting(
+    fast: bool,
+    preferred: Sequence[tuple[str, str]] = (("pathmnist", "vit_b_16"), ("cifar10", "vit_b_16")),
+    size: int = 28,
+) -> tuple[str, str, str]:
+    """(dataset, backbone, reason): the first thesis setting whose embeddings are available here, unless ``fast``;
+    else the offline stand-in digits + pixels. Notebooks print the reason next to their numbers."""
+    if not fast:
+        for dataset, backbone in preferred:
+            if embeddings_available(dataset, backbone, size):
+                return (
+                    dataset,
+                    backbone,
+                    f"thesis setting: {dataset} embeddings from {backbone} are available here",
+                )
+        reason = "no cached thesis embeddings (pathmnist/cifar10 with vit_b_16) found, so the offline stand-in is used"
+    else:
+        reason = "FAST mode (HASHLAB_FAST=1): the offline stand-in is used"
+    return "digits", "pixels", f"{reason}: scikit-learn's 8x8 digits with standardised pixel features"
