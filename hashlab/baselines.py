@@ -19,7 +19,6 @@ import time
 from typing import Any, ClassVar
 
 import numpy as np
-import torch
 
 from hashlab.codes import as_numpy, check_codes, to_codes
 
@@ -239,42 +238,26 @@ def hashing_report(
 
 
 def float_knn_report(
-    query_features: Any, db_features: Any, query_labels: Any, db_labels: Any, k: int = 100, chunk: int = 256
+    query_features: Any, db_features: Any, query_labels: Any, db_labels: Any, k: int = 100
 ) -> dict[str, float]:
     """Exact Euclidean-ranking ceiling on float features: mAP (full ranking), P@k, ms per query.
 
-    Scores ``1 / (1 + Euclidean distance)`` are ranked by torchmetrics' functional ``retrieval_average_precision``
-    (whole database) and ``retrieval_precision`` (top k); a query without relevant items scores 0, as in
-    ``hashlab.metrics``;
-    the time is a top-k exact search with faiss ``IndexFlatL2`` (one thread). Single-label (N,) or multi-hot (N, C) labels.
+    mAP and P@k come from :func:`hashlab.metrics.mean_average_precision_float` and
+    :func:`hashlab.metrics.precision_at_k_float` (float64 distances, ties by database index, a query without
+    relevant items scores 0, as for the codes in :func:`hashing_report`); the time is a top-k exact search with
+    faiss ``IndexFlatL2`` (one thread). Single-label (N,) or multi-hot (N, C) labels.
     """
     import faiss
-    from torchmetrics.functional.retrieval import retrieval_average_precision, retrieval_precision
 
-    from hashlab.metrics import check_labels
+    from hashlab.metrics import mean_average_precision_float, precision_at_k_float
 
     q = _check_features(query_features, "query_features").astype(np.float32)
     db = _check_features(db_features, "db_features", dim=q.shape[1]).astype(np.float32)
-    ql = check_labels(query_labels, len(q), "query_labels")
-    dl = check_labels(db_labels, len(db), "db_labels")
     kk = min(k, len(db))
-    q_t, db_t = torch.from_numpy(q), torch.from_numpy(db)
-    ap_sum = p_sum = 0.0
-    for start in range(0, len(q), chunk):
-        # scores must be positive: torchmetrics 1.9 functional retrieval_average_precision returns 0 for
-        # negative scores (checked: preds [-0.1, -0.5], target [1, 0] -> 0.0 instead of 1.0)
-        scores = 1.0 / (1.0 + torch.cdist(q_t[start : start + chunk], db_t))  # (c, N_db), higher = nearer
-        if dl.ndim == 1:
-            rel = torch.from_numpy(ql[start : start + chunk, None] == dl[None, :])
-        else:
-            rel = torch.from_numpy((ql[start : start + chunk] @ dl.T) > 0)
-        for s_row, r_row in zip(scores, rel, strict=True):
-            ap_sum += float(retrieval_average_precision(s_row, r_row))
-            p_sum += float(retrieval_precision(s_row, r_row, top_k=kk))
     index = faiss.IndexFlatL2(q.shape[1])
     index.add(db)
     return {
-        "map": ap_sum / len(q),
-        f"p@{k}": p_sum / len(q),
+        "map": float(mean_average_precision_float(q, db, query_labels, db_labels)),
+        f"p@{k}": precision_at_k_float(q, db, query_labels, db_labels, k=kk),
         "ms_per_query": _time_per_query_ms(lambda x: index.search(x, kk), q),
     }
