@@ -39,11 +39,15 @@ class DPSHLoss(HashLoss):
             raise ValueError(f"quant_weight must be >= 0, got {quant_weight}")
         self.quant_weight = float(quant_weight)
 
+    def quantization(self, h: Tensor) -> Tensor:
+        """Per-element mean of ``(h - sgn(h))^2``."""
+        return (h - sign_codes(h)).pow(2).mean()
+
     def forward(self, h: Tensor, labels: Tensor, **context) -> LossOutput:
         labels = self.check_inputs(h, labels)
         s = self.similarity(labels).to(h.dtype)
         theta = 0.5 * h @ h.T
         likelihood = self.pair_mean(pairwise_nll(theta, s))
-        quant = (h - sign_codes(h)).pow(2).mean()
+        quant = self.quantization(h)
         total = likelihood + self.quant_weight * quant
         return LossOutput(total, {"likelihood": likelihood.detach(), "quantization": quant.detach()})
