@@ -61,7 +61,7 @@ MED_CANDIDATES = ("pathmnist", "dermamnist", "bloodmnist", "pneumoniamnist", "br
 MED_SUBSAMPLE = (1000, 300) if FAST else (5000, 1000)  # (train = database, test = queries) images
 MED_EPOCHS = 3 if FAST else 15
 WIDGET_EPOCHS = 4 if FAST else 15
-PROGRESS = not FAST  # Lightning progress bars; off in CI, where their widget messages only add load
+PROGRESS = True  # one progress bar over the methods x bits grid
 """,
         tags=("parameters",),
     ),

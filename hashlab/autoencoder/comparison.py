@@ -61,6 +61,7 @@ def compare_methods(
     exact float KNN ceiling (Euclidean on pixels) is one extra row with ``bits = NaN``.
     """
     import pandas as pd
+    from tqdm.auto import tqdm
 
     from hashlab.baselines import float_knn_report, get_baseline, hashing_report
 
@@ -73,31 +74,32 @@ def compare_methods(
     X_db, X_q = flatten_images(train.images), flatten_images(test.images)
     result = ComparisonResult(table=None, labels={"database": y_db, "queries": y_q})
     rows: list[dict[str, Any]] = []
-    for bits in bits_list:
-        for method in methods:
-            t0 = time.perf_counter()
-            if method in AE_METHODS:
-                model = train_autoencoder(
-                    train.images,
-                    bits=bits,
-                    **AE_METHODS[method],
-                    lam=lam,
-                    epochs=epochs,
-                    seed=seed,
-                    progress=progress,
-                    **(ae_kwargs or {}),
-                )
-                result.models[(method, bits)] = model
-                encode: Callable[[Any], np.ndarray] = model.encode
-                db_in, q_in = train.images, test.images
-            else:
-                hasher = get_baseline(method, bits, seed=seed).fit(X_db)
-                encode, db_in, q_in = hasher.encode, X_db, X_q
-            fit_s = time.perf_counter() - t0
-            db_codes, q_codes = encode(db_in), encode(q_in)
-            result.codes[(method, bits)] = {"database": db_codes, "queries": q_codes}
-            report = hashing_report(q_codes, db_codes, y_q, y_db, k=k)
-            rows.append({"method": method, "bits": bits, **report, "fit_s": fit_s})
+    grid = [(bits, method) for bits in bits_list for method in methods]
+    # one bar over the grid (a per-epoch bar per model floods a notebook's output channel)
+    for bits, method in tqdm(grid, desc="methods x bits", disable=not progress):
+        t0 = time.perf_counter()
+        if method in AE_METHODS:
+            model = train_autoencoder(
+                train.images,
+                bits=bits,
+                **AE_METHODS[method],
+                lam=lam,
+                epochs=epochs,
+                seed=seed,
+                progress=False,
+                **(ae_kwargs or {}),
+            )
+            result.models[(method, bits)] = model
+            encode: Callable[[Any], np.ndarray] = model.encode
+            db_in, q_in = train.images, test.images
+        else:
+            hasher = get_baseline(method, bits, seed=seed).fit(X_db)
+            encode, db_in, q_in = hasher.encode, X_db, X_q
+        fit_s = time.perf_counter() - t0
+        db_codes, q_codes = encode(db_in), encode(q_in)
+        result.codes[(method, bits)] = {"database": db_codes, "queries": q_codes}
+        report = hashing_report(q_codes, db_codes, y_q, y_db, k=k)
+        rows.append({"method": method, "bits": bits, **report, "fit_s": fit_s})
     report = float_knn_report(X_q, X_db, y_q, y_db, k=k)
     rows.append({"method": "float_knn", "bits": None, **report, "fit_s": 0.0})
     table = pd.DataFrame(rows)
