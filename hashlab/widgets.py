@@ -70,7 +70,8 @@ def loss_margin(method: str, bits: int = 32, n_classes: int = 10) -> float | Non
 
 
 # ------------------------------------------------------------------------------------------ output helpers
-def _figure_output(fig: Figure) -> dict[str, Any]:
+def figure_output(fig: Figure) -> dict[str, Any]:
+    """A figure as an ``Output`` widget's display_data entry (PNG), so a handler can replace outputs in one go."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
     png = base64.b64encode(buf.getvalue()).decode("ascii")
@@ -81,7 +82,8 @@ def _figure_output(fig: Figure) -> dict[str, Any]:
     }
 
 
-def _table_output(frame: pd.DataFrame) -> dict[str, Any]:
+def table_output(frame: pd.DataFrame) -> dict[str, Any]:
+    """A DataFrame as an ``Output`` widget's display_data entry (HTML and text)."""
     return {
         "output_type": "display_data",
         "data": {"text/html": frame.to_html(float_format="{:.4f}".format), "text/plain": frame.to_string()},
@@ -89,7 +91,8 @@ def _table_output(frame: pd.DataFrame) -> dict[str, Any]:
     }
 
 
-def _stream_output(text: str, name: str = "stdout") -> dict[str, Any]:
+def stream_output(text: str, name: str = "stdout") -> dict[str, Any]:
+    """Text as an ``Output`` widget's stream entry."""
     return {"output_type": "stream", "name": name, "text": text if text.endswith("\n") else text + "\n"}
 
 
@@ -180,8 +183,8 @@ class _TrainingWidget:
             self.last_error = exc
             self.last_traceback = traceback.format_exc()
             self.output.outputs = (
-                _stream_output(f"{type(exc).__name__} while training: {exc}", "stderr"),
-                _stream_output(self.last_traceback, "stderr"),
+                stream_output(f"{type(exc).__name__} while training: {exc}", "stderr"),
+                stream_output(self.last_traceback, "stderr"),
             )
             self.progress.bar_style = "danger"
             self.status.value = f"failed: {type(exc).__name__}: {exc}"
@@ -385,7 +388,7 @@ class ExperimentExplorer(_TrainingWidget):
             test_codes, test_labels, title=f"{cfg.method}, {cfg.bits} bits: test-set pairs"
         )
         self.figures = {"hamming": hist}
-        outputs = [_stream_output(header), _table_output(metrics_frame(result)), _figure_output(hist)]
+        outputs = [stream_output(header), table_output(metrics_frame(result)), figure_output(hist)]
         if test_labels.ndim == 1:
             pred = metrics.knn_predict(test_codes, train_codes, train_labels, k=cfg.knn_k)
             n_classes = len(result.class_names)
@@ -395,9 +398,9 @@ class ExperimentExplorer(_TrainingWidget):
                 title=f"Confusion Matrix ({cfg.method}, {cfg.bits} bits, Hamming KNN k={cfg.knn_k})",
             )
             self.figures["confusion"] = cm
-            outputs.append(_figure_output(cm))
+            outputs.append(figure_output(cm))
         else:
-            outputs.append(_stream_output("multi-label data: no confusion matrix"))
+            outputs.append(stream_output("multi-label data: no confusion matrix"))
         return outputs
 
 
@@ -485,4 +488,4 @@ class BitLengthExplorer(_TrainingWidget):
         )
         self.figures = {"hamming": hist}
         header = f"Bit length: {bits} ({cfg.method} on {cfg.dataset}/{cfg.backbone}; test queries vs train database)"
-        return [_stream_output(header), _table_output(metrics_frame(result)), _figure_output(hist)]
+        return [stream_output(header), table_output(metrics_frame(result)), figure_output(hist)]

@@ -7,8 +7,6 @@ the whole path is testable without a browser.
 
 from __future__ import annotations
 
-import base64
-import io
 from typing import Any
 
 import ipywidgets as widgets
@@ -18,26 +16,9 @@ from hashlab.continual.learner import BaseModel, ContinualResult, run_stream
 from hashlab.continual.plots import plot_map_matrices
 from hashlab.continual.strategies import CodeDistillation
 from hashlab.continual.stream import ClassIncrementalStream
+from hashlab.widgets import figure_output, table_output
 
 __all__ = ["ContinualWidget", "build_continual_widget"]
-
-
-def _figure_output(fig) -> dict[str, Any]:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
-    return {
-        "output_type": "display_data",
-        "metadata": {},
-        "data": {"image/png": base64.b64encode(buf.getvalue()).decode("ascii"), "text/plain": repr(fig)},
-    }
-
-
-def _table_output(frame: pd.DataFrame) -> dict[str, Any]:
-    return {
-        "output_type": "display_data",
-        "metadata": {},
-        "data": {"text/html": frame.to_html(), "text/plain": frame.to_string()},
-    }
 
 
 class ContinualWidget:
@@ -91,7 +72,7 @@ class ContinualWidget:
             self.button.disabled = False
         self.result = result
         summary = pd.DataFrame([result.summary()]).set_index("strategy")
-        self.output.outputs = (_table_output(summary), _figure_output(plot_map_matrices({"w": result})))
+        self.output.outputs = (table_output(summary), figure_output(plot_map_matrices({"w": result})))
         self.status.value = f"done: final all-class mAP {result.all_map[-1]:.3f}"
         return result
 

@@ -7,38 +7,18 @@ path is testable without a browser.
 
 from __future__ import annotations
 
-import base64
-import io
 import math
 from typing import Any
 
 import ipywidgets as widgets
-import pandas as pd
 
 from hashlab.features import EmbeddingSet
 from hashlab.federated.fedavg import FederatedConfig, FederatedResult, run_fedavg
 from hashlab.federated.partition import client_class_counts, dirichlet_partition, label_skew
 from hashlab.federated.plots import plot_map_vs_rounds, plot_partition
+from hashlab.widgets import figure_output, table_output
 
 __all__ = ["FederatedWidget", "build_federated_widget"]
-
-
-def _figure_output(fig) -> dict[str, Any]:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
-    return {
-        "output_type": "display_data",
-        "metadata": {},
-        "data": {"image/png": base64.b64encode(buf.getvalue()).decode("ascii"), "text/plain": repr(fig)},
-    }
-
-
-def _table_output(frame: pd.DataFrame) -> dict[str, Any]:
-    return {
-        "output_type": "display_data",
-        "metadata": {},
-        "data": {"text/html": frame.to_html(), "text/plain": frame.to_string()},
-    }
 
 
 class FederatedWidget:
@@ -86,9 +66,9 @@ class FederatedWidget:
         name = f"α = {alpha:g}"
         best = result.history.iloc[[result.best_round]].set_index("round").round(4)
         self.output.outputs = (
-            _figure_output(plot_partition({name: counts}, self.embeddings.class_names)),
-            _figure_output(plot_map_vs_rounds({name: result.history})),
-            _table_output(best),
+            figure_output(plot_partition({name: counts}, self.embeddings.class_names)),
+            figure_output(plot_map_vs_rounds({name: result.history})),
+            table_output(best),
         )
         skew = label_skew(labels, parts, len(self.embeddings.class_names))
         self.status.value = (
