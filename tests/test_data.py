@@ -26,21 +26,15 @@ from hashlab.data import (
 )
 from hashlab.features import EmbeddingSet, FeatureSplit
 
-SHARED = Path("/work/shared/data/medmnist")
+# the read-only real MedMNIST files beside the project (../shared), as on every developer and CI machine
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "medmnist"
 BREAST_MD5 = "750601b1f35ba3300ea97c75c52ff8f6"
 needs_shared = pytest.mark.skipif(
     not (SHARED / "breastmnist.npz").exists(), reason="shared MedMNIST files absent"
 )
 
 
-@pytest.fixture(autouse=True)
-def _data_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("HASHLAB_DATA_DIR", str(tmp_path / "data"))
-
-
-@pytest.fixture(scope="module")
-def digits() -> DatasetBundle:
-    return load_dataset("digits")
+pytestmark = pytest.mark.usefixtures("isolated_data_dir")
 
 
 def _no_network(url, dest):

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 import hashlab.features as hf
-from hashlab.data import DatasetBundle, Split, load_dataset
+from hashlab.data import DatasetBundle, Split
 from hashlab.features import (
     CacheRebuildWarning,
     EmbeddingSet,
@@ -25,17 +25,11 @@ from hashlab.features import (
     get_embeddings,
 )
 
-SHARED = Path("/work/shared/data/medmnist")
+# the read-only real MedMNIST files beside the project (../shared), as on every developer and CI machine
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "medmnist"
 
 
-@pytest.fixture(autouse=True)
-def _data_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("HASHLAB_DATA_DIR", str(tmp_path / "data"))
-
-
-@pytest.fixture(scope="module")
-def digits() -> DatasetBundle:
-    return load_dataset("digits")
+pytestmark = pytest.mark.usefixtures("isolated_data_dir")
 
 
 def _tiny_bundle(n: int = 4, size: int = 12, channels: int = 1) -> DatasetBundle:
