@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+from hashlab.files import atomic_write as atomic_write  # re-exported: the function lives in hashlab.files
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,27 +36,6 @@ def seed_everything(seed: int) -> int:
     import pytorch_lightning as pl
 
     return pl.seed_everything(seed, workers=True, verbose=False)
-
-
-@contextlib.contextmanager
-def atomic_write(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.
-
-    An interrupted or failing write never leaves a partial file at ``path``: the temporary file is removed.
-    ``suffix`` keeps an extension on the temporary name (``np.savez`` appends ``.npz`` otherwise).
-    """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    suffix = suffix if suffix is not None else "".join(target.suffixes)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{suffix}", dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        yield tmp
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 @contextlib.contextmanager
