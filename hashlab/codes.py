@@ -1,7 +1,8 @@
 """Binary hash codes: ±1 ``np.int8`` arrays of shape (N, L), with ``sign(0) = +1`` by rule.
 
 Every other module converts relaxed outputs with :func:`to_codes`, validates inputs with :func:`check_codes`
-and stores or indexes codes packed eight bits per byte with :func:`pack_codes` (bit 1 for +1, MSB first).
+(defined in :mod:`hashlab.checks`), stores or indexes codes packed eight bits per byte with :func:`pack_codes`
+(bit 1 for +1, MSB first), and decides which pairs of items are similar (relevant) with :func:`label_similarity`.
 """
 
 from __future__ import annotations
@@ -9,15 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import torch
 
-__all__ = ["as_numpy", "check_codes", "pack_codes", "to_codes", "unpack_codes"]
+from hashlab.checks import as_numpy, check_codes, check_label_pair
 
-
-def as_numpy(x: Any) -> np.ndarray:
-    """Return ``x`` (numpy array, torch tensor, list) as a numpy array, detaching and moving torch to CPU."""
-    if hasattr(x, "detach") and hasattr(x, "cpu"):
-        x = x.detach().cpu().numpy()
-    return np.asarray(x)
+__all__ = ["as_numpy", "check_codes", "label_similarity", "pack_codes", "to_codes", "unpack_codes"]
 
 
 def to_codes(x: Any) -> np.ndarray:
@@ -34,33 +31,6 @@ def to_codes(x: Any) -> np.ndarray:
     if np.issubdtype(arr.dtype, np.floating) and np.isnan(arr).any():
         raise ValueError(f"to_codes: input contains {int(np.isnan(arr).sum())} NaN value(s); NaN has no sign")
     return np.where(arr >= 0, 1, -1).astype(np.int8)
-
-
-def check_codes(codes: Any, name: str = "codes", bits: int | None = None) -> np.ndarray:
-    """Validate a code matrix and return it as ``np.int8`` (N, L).
-
-    Raises ``ValueError`` naming ``name`` when the input is not 2-D, is empty (no rows or no bits), contains NaN
-    or values other than ±1, or (if ``bits`` is given) has a different number of bits.
-    """
-    arr = as_numpy(codes)
-    if arr.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D array (N, bits) of ±1, got shape {arr.shape}")
-    if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise ValueError(f"{name} is empty (shape {arr.shape}); need at least one code of at least one bit")
-    if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.number):
-        raise ValueError(f"{name} must be numeric ±1, got dtype {arr.dtype} (use hashlab.codes.to_codes)")
-    if np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr).all():
-        raise ValueError(f"{name} contains NaN or inf; codes must be ±1 (use hashlab.codes.to_codes)")
-    bad = (arr != 1) & (arr != -1)
-    if bad.any():
-        vals = np.unique(arr[bad])[:5]
-        raise ValueError(
-            f"{name} must contain only ±1, found {int(bad.sum())} other value(s), e.g. {vals.tolist()} "
-            "(binarise with hashlab.codes.to_codes, which maps 0 to +1)"
-        )
-    if bits is not None and arr.shape[1] != bits:
-        raise ValueError(f"{name} has {arr.shape[1]} bits, expected {bits}")
-    return arr.astype(np.int8, copy=False)
 
 
 def pack_codes(codes: Any) -> np.ndarray:
@@ -83,3 +53,29 @@ def unpack_codes(packed: Any, bits: int) -> np.ndarray:
         raise ValueError(f"packed codes have {arr.shape[1]} bytes per row, {bits} bits need {nbytes}")
     bits_arr = np.unpackbits(arr, axis=1, count=bits)
     return np.where(bits_arr == 1, 1, -1).astype(np.int8)
+
+
+def label_similarity(a_labels: Any, b_labels: Any = None) -> Any:
+    """The one relevance rule: ``s_ij = True`` iff item i of ``a`` and item j of ``b`` share at least one label.
+
+    Single-label ``(N,)`` class ids: ``s_ij = [a_i == b_j]``. Multi-hot ``(N, C)`` {0, 1}: ``s_ij = [a_i · b_j > 0]``
+    (the similarity of DPSH, Li et al. 2016, and HashNet, Cao et al. 2017, and the relevance of mAP in
+    DeepHash-style evaluation). ``b_labels=None`` compares ``a`` with itself.
+
+    Returns a boolean (Na, Nb) matrix: a ``torch.Tensor`` on ``a``'s device when ``a`` is a tensor, else a numpy
+    array. Raises ``ValueError`` when one side is single-label and the other multi-hot, or the class counts differ.
+    """
+    if b_labels is None:
+        b_labels = a_labels
+    if isinstance(a_labels, torch.Tensor) or isinstance(b_labels, torch.Tensor):
+        a = torch.as_tensor(a_labels)
+        b = torch.as_tensor(b_labels, device=a.device)
+        check_label_pair(a, b, ("a_labels", "b_labels"))
+        if a.ndim == 1:
+            return a[:, None] == b[None, :]
+        return (a.float() @ b.float().T) > 0
+    a, b = np.asarray(a_labels), np.asarray(b_labels)
+    check_label_pair(a, b, ("a_labels", "b_labels"))
+    if a.ndim == 1:
+        return a[:, None] == b[None, :]
+    return (a.astype(np.float32) @ b.astype(np.float32).T) > 0

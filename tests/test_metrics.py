@@ -9,6 +9,7 @@ import torch
 from torchmetrics.functional.retrieval import retrieval_average_precision
 
 from hashlab import metrics as M
+from hashlab.metrics import ranking
 from hashlab.codes import pack_codes, to_codes
 
 SEEDS = [0, 1, 2]
@@ -203,7 +204,7 @@ def test_chunking_does_not_change_results(monkeypatch):
     q, db, ql, dl = data(6, nq=33, bits=5)
     full = M.retrieval_report(q, db, ql, dl, k_map=20)
     avg = M.mean_average_precision(q, db, ql, dl, ties="average", k=20)
-    monkeypatch.setattr(M, "_CHUNK_BYTES", 1)  # one query per chunk
+    monkeypatch.setattr(ranking, "CHUNK_BYTES", 1)  # one query per chunk
     assert M.retrieval_report(q, db, ql, dl, k_map=20) == pytest.approx(full)
     assert M.mean_average_precision(q, db, ql, dl, ties="average", k=20) == pytest.approx(avg)
 
@@ -211,7 +212,7 @@ def test_chunking_does_not_change_results(monkeypatch):
 @pytest.mark.parametrize("multilabel", [False, True])
 def test_numpy_top_k_path_matches_reference(monkeypatch, multilabel):
     """Small k uses faiss (HammingIndex); with it switched off the numpy sort path must give the same answers."""
-    monkeypatch.setattr(M, "_FAISS_MAX_K", 0)
+    monkeypatch.setattr(ranking, "FAISS_MAX_K", 0)
     q, db, ql, dl = data(11, bits=4, multilabel=multilabel)
     d = ref_hamming(q, db)
     dist, idx = M.hamming_ranking(q, db, k=9)
@@ -518,7 +519,7 @@ def test_float_map_no_relevant_policies_and_chunking(monkeypatch):
     assert skip == pytest.approx(res.map * 12 / 10)
     with pytest.raises(ValueError, match="no relevant"):
         M.mean_average_precision_float(q, db, ql, dl, no_relevant="error")
-    monkeypatch.setattr(M, "_CHUNK_BYTES", 1)  # one query per chunk
+    monkeypatch.setattr(ranking, "CHUNK_BYTES", 1)  # one query per chunk
     assert M.mean_average_precision_float(q, db, ql, dl, k=9) == pytest.approx(
         ref_map_float(q, db, ql, dl, k=9)
     )
