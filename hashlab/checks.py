@@ -36,7 +36,7 @@ __all__ = [
 
 def as_numpy(x: Any) -> np.ndarray:
     """Return ``x`` (numpy array, torch tensor, list) as a numpy array, detaching and moving torch to CPU."""
-    if isinstance(x, torch.Tensor):
+    if hasattr(x, "detach") and hasattr(x, "cpu"):
         x = x.detach().cpu().numpy()
     return np.asarray(x)
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from hashlab.codes import check_codes, pack_codes, to_codes, unpack_codes
+from hashlab.codes import check_codes, label_similarity, pack_codes, to_codes, unpack_codes
 
 
 def test_to_codes_sign_zero_is_plus_one_numpy_and_torch():
@@ -69,3 +69,46 @@ def test_unpack_errors():
         unpack_codes(np.zeros((2, 2), np.uint8), 24)
     with pytest.raises(ValueError, match="uint8"):
         unpack_codes(np.zeros((2, 1), np.int64), 8)
+
+
+# ------------------------------------------------------------------------------------------- label_similarity
+def _brute_similarity(a, b):
+    """s_ij = share at least one label, written as a plain loop."""
+    out = []
+    for x in a:
+        row = []
+        for y in b:
+            if np.ndim(x) == 0:
+                row.append(bool(x == y))
+            else:
+                row.append(any(xi == 1 and yi == 1 for xi, yi in zip(x, y, strict=True)))
+        out.append(row)
+    return np.array(out, dtype=bool)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("multi_hot", [False, True])
+def test_label_similarity_matches_brute_force_numpy_and_torch(seed, multi_hot):
+    rng = np.random.default_rng(seed)
+    if multi_hot:
+        a, b = rng.integers(0, 2, size=(9, 5)), rng.integers(0, 2, size=(13, 5))
+        a[0] = 0  # an item without labels is similar to nothing
+    else:
+        a, b = rng.integers(0, 4, size=9), rng.integers(0, 4, size=13)
+    want = _brute_similarity(a, b)
+    got = label_similarity(a, b)
+    assert isinstance(got, np.ndarray) and got.dtype == np.bool_ and got.shape == (9, 13)
+    np.testing.assert_array_equal(got, want)
+    got_t = label_similarity(torch.as_tensor(a), torch.as_tensor(b))
+    assert isinstance(got_t, torch.Tensor) and got_t.dtype == torch.bool
+    np.testing.assert_array_equal(got_t.numpy(), want)
+    np.testing.assert_array_equal(label_similarity(a), _brute_similarity(a, a))  # b defaults to a
+    if multi_hot:
+        assert not got[0].any()
+
+
+def test_label_similarity_rejects_mixed_label_kinds():
+    with pytest.raises(ValueError, match="a_labels are 1-D but b_labels are 2-D"):
+        label_similarity(np.array([0, 1]), np.eye(3, dtype=int))
+    with pytest.raises(ValueError, match="number of classes: a_labels 3, b_labels 4"):
+        label_similarity(np.eye(3, dtype=int), np.eye(4, dtype=int))

@@ -9,8 +9,8 @@ import torch
 from torchmetrics.functional.retrieval import retrieval_average_precision
 
 from hashlab import metrics as M
-from hashlab.metrics import ranking
 from hashlab.codes import pack_codes, to_codes
+from hashlab.metrics import ranking
 
 SEEDS = [0, 1, 2]
 
@@ -393,6 +393,20 @@ def test_torchmetrics_wrappers_accumulate_batches():
         m.compute()
     with pytest.raises(ValueError, match="role"):
         m.update(torch.tensor(q), torch.tensor(ql), role="gallery")
+
+
+@pytest.mark.parametrize("cls", [M.HammingMAP, M.HammingKNNAccuracy])
+def test_torchmetrics_update_validates_codes_before_the_int8_cast(cls):
+    """int8(1.3) == 1 and int8(0.5) == 0: the values must be checked before the cast, not after."""
+    q, _, ql, _ = data(10, bits=6)
+    metric = cls()
+    with pytest.raises(ValueError, match=r"query codes must contain only ±1, found 120 other value"):
+        metric.update(torch.tensor(q, dtype=torch.float32) * 1.3, torch.tensor(ql))
+    with pytest.raises(ValueError, match="database codes must contain only ±1"):
+        metric.update(torch.tensor(q, dtype=torch.float32) * 0.5, torch.tensor(ql), role="database")
+    with pytest.raises(ValueError, match="query labels contains NaN or inf"):
+        metric.update(torch.tensor(q), torch.full((len(q),), float("nan")))
+    assert metric.query_codes == [] and metric.db_codes == []  # nothing was stored
 
 
 # ------------------------------------------------------------------------------------------------ bad input
