@@ -11,105 +11,225 @@ from collections.abc import Sequence
 
 from hashlab.config import REPO_ROOT
 
+# Help of each generated option; names, types and defaults come from hashlab.settings (one place decides them).
+OPTION_HELP: dict[str, str] = {
+    "dataset": "dataset: digits, fashion_mnist, a MedMNIST flag, cifar10",
+    "backbone": "embedding backbone: pixels, vit_b_16, dinov2_vitb14",
+    "size": "image size the embeddings are computed from (MedMNIST: 28, 64, 128, 224)",
+    "subsample": "stratified subsample sizes per split (TRAIN VAL TEST)",
+    "method": "hashing loss",
+    "bits": "code length L in bits",
+    "hidden": "hidden widths of the MLP head",
+    "loss_kwargs": "extra loss hyperparameters as JSON, e.g. '{\"alpha\": 0.1}'",
+    "epochs": "training epochs (the epoch with the best validation mAP is kept)",
+    "batch_size": "mini-batch size (pairs and triplets are formed inside a batch)",
+    "lr": "Adam learning rate",
+    "weight_decay": "Adam weight decay",
+    "seed": "random seed (same seed, same codes)",
+    "accelerator": "Lightning accelerator: auto, cpu, gpu",
+    "devices": "devices (processes) per node; 'auto' for all",
+    "num_nodes": "number of machines (nodes)",
+    "strategy": "Lightning strategy: auto, ddp, ddp_spawn, ...",
+    "precision": "Lightning precision: 32-true, 16-mixed, bf16-mixed",
+    "threads": "torch intra-op threads during training (default: torch's choice)",
+    "knn_k": "k of the Hamming KNN classifier (thesis: 7)",
+    "map_k": "mAP cut-off k; 'all' for the whole database",
+    "val_db_size": "training items the validation queries are ranked against during training; 'all' for every item",
+}
 
-def _int_or_none(text: str) -> int | None:
-    return None if text.lower() in {"none", "all", "0"} else int(text)
+
+def _int_or_all(option: str):
+    def parse(text: str) -> int | None:
+        if text.strip().lower() in {"none", "all"}:
+            return None
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{option} takes a positive integer or 'all', got {text!r}"
+            ) from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"{option} takes a positive integer or 'all', got {text!r}")
+        return value
+
+    return parse
+
+
+def _json_dict(option: str):
+    def parse(text: str) -> dict:
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise argparse.ArgumentTypeError(f"{option} is not valid JSON ({err.msg}): {text!r}") from None
+        if not isinstance(value, dict):
+            raise argparse.ArgumentTypeError(f"{option} must be a JSON object, got {text!r}")
+        return value
+
+    return parse
+
+
+def _devices(text: str) -> int | str:
+    return "auto" if text.strip().lower() == "auto" else int(text)
+
+
+def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """One option per setting of :class:`hashlab.settings.ExperimentConfig`, generated from its fields.
+
+    Every option defaults to ``None`` = "the preset's value", so the defaults live only in ``hashlab.settings``.
+    """
+    from hashlab.losses import available_losses
+    from hashlab.settings import FLAT_FIELDS, PRESETS, defaults
+
+    values = defaults()
+    for name in FLAT_FIELDS:
+        option = "--" + name.replace("_", "-")
+        default = values[name]
+        kwargs: dict = {"default": None, "dest": name}
+        if name == "subsample":
+            kwargs.update(type=int, nargs=3, metavar=("TRAIN", "VAL", "TEST"))
+        elif name == "hidden":
+            kwargs.update(type=int, nargs="+")
+        elif name == "loss_kwargs":
+            kwargs.update(type=_json_dict(option))
+        elif name in ("map_k", "val_db_size"):
+            kwargs.update(type=_int_or_all(option))
+        elif name == "devices":
+            kwargs.update(type=_devices)
+        elif name == "method":
+            kwargs.update(choices=available_losses())
+        elif name == "threads" or isinstance(default, int) and not isinstance(default, bool):
+            kwargs.update(type=int)
+        elif isinstance(default, float):
+            kwargs.update(type=float)
+        kwargs["help"] = f"{OPTION_HELP.get(name, name)} (default: {default})"
+        parser.add_argument(option, **kwargs)
+    parser.add_argument(
+        "--preset",
+        default="thesis",
+        choices=list(PRESETS),
+        help="named settings the options above change (default: thesis)",
+    )
+
+
+def config_from_args(args: argparse.Namespace, **extra):
+    """The resolved :class:`~hashlab.settings.ExperimentConfig`: the preset, changed by the options given."""
+    from hashlab.settings import FLAT_FIELDS, preset
+
+    given = {name: getattr(args, name) for name in FLAT_FIELDS if getattr(args, name, None) is not None}
+    for key in ("subsample", "hidden"):
+        if key in given:
+            given[key] = tuple(given[key])
+    given.update(extra)
+    return preset(args.preset, **given)
 
 
 def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
-    from hashlab.losses import available_losses
-
-    parser.add_argument("--dataset", default="digits", help="dataset name: digits, a MedMNIST flag, cifar10")
-    parser.add_argument(
-        "--backbone", default="pixels", help="embedding backbone: pixels, vit_b_16, dinov2_vitb14"
-    )
-    parser.add_argument("--size", type=int, default=28, help="MedMNIST image size (28, 64, 128, 224)")
-    parser.add_argument("--method", default="dpsh", choices=available_losses(), help="hashing loss")
-    parser.add_argument("--bits", type=int, default=32, help="code length L in bits")
-    parser.add_argument(
-        "--epochs", type=int, default=30, help="training epochs (best epoch chosen on val mAP)"
-    )
-    parser.add_argument("--batch-size", type=int, default=128, help="mini-batch size")
-    parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
-    parser.add_argument("--hidden", type=int, nargs="*", default=[512], help="hidden widths of the MLP head")
+    _add_config_arguments(parser)
     parser.add_argument("--margin", type=float, default=None, help="margin for losses that have one")
     parser.add_argument(
-        "--loss-kwargs", default="{}", help="extra loss hyperparameters as JSON, e.g. '{\"alpha\": 0.1}'"
-    )
-    parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same codes)")
-    parser.add_argument("--knn-k", type=int, default=7, help="k of the Hamming KNN classifier (thesis: 7)")
-    parser.add_argument("--map-k", type=_int_or_none, default=None, help="mAP cut-off k (default: all)")
-    parser.add_argument(
-        "--subsample",
+        "--seeds",
         type=int,
-        nargs=3,
-        metavar=("TRAIN", "VAL", "TEST"),
+        nargs="+",
         default=None,
-        help="stratified subsample sizes per split",
+        help="train once per seed and report mean ± sd (overrides --seed)",
     )
-    parser.add_argument("--save", default=None, help="save the trained model to this file")
+    parser.add_argument(
+        "--save", default=None, help="save the trained model to this file (with --seeds: the first)"
+    )
     parser.add_argument("--json", action="store_true", help="print the metrics as JSON instead of a table")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
-def _train(args: argparse.Namespace) -> int:
-    from hashlab.experiment import ExperimentConfig, run
+def _check_save_path(path: str | None) -> None:
+    if path is None:
+        return
+    from pathlib import Path
 
-    loss_kwargs = json.loads(args.loss_kwargs)
+    target = Path(path).expanduser()
+    if target.is_dir():
+        raise ValueError(f"--save {path}: is a directory; give a file name")
+    parent = target.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ValueError(f"--save {path}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK):
+        raise ValueError(f"--save {path}: folder {parent} is not writable")
+
+
+def _train(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from hashlab.experiment import run
+
+    _check_save_path(args.save)
+    config = config_from_args(args)
     if args.margin is not None:
-        loss_kwargs["margin"] = args.margin
-    config = ExperimentConfig(
-        dataset=args.dataset,
-        backbone=args.backbone,
-        size=args.size,
-        method=args.method,
-        bits=args.bits,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        hidden=tuple(args.hidden),
-        seed=args.seed,
-        loss_kwargs=loss_kwargs,
-        knn_k=args.knn_k,
-        map_k=args.map_k,
-        subsample=tuple(args.subsample) if args.subsample else None,
-    )
-    result = run(config, progress=not args.no_progress)
+        config = config.replace(loss_kwargs={**config.loss_kwargs, "margin": args.margin})
+    seeds = list(dict.fromkeys(args.seeds)) if args.seeds else [config.seed]
+    results = []
+    for seed in seeds:
+        results.append(run(config.replace(seed=seed), progress=not args.no_progress))
     if args.save:
-        result.model.save(args.save)
-    sizes = {split: len(codes) for split, codes in result.codes.items()}
+        results[0].model.save(args.save)
+    first = results[0]
+    sizes = {split: len(codes) for split, codes in first.codes.items()}
+    warnings_seen = list(dict.fromkeys(w for r in results for w in r.warnings))
+    names = list(first.metrics)
+    test = {k: [r.metrics[k] for r in results] for k in names}
+    val = {k: [r.val_metrics.get(k, float("nan")) for r in results] for k in names}
     if args.json:
         print(
             json.dumps(
                 {
                     "config": config.to_dict(),
-                    "test": result.metrics,
-                    "val": result.val_metrics,
+                    "preset": args.preset,
+                    "seeds": seeds,
+                    "test": first.metrics if len(seeds) == 1 else test,
+                    "val": first.val_metrics if len(seeds) == 1 else val,
                     "sizes": sizes,
-                    "best_epoch": result.best_epoch,
-                    "train_seconds": result.train_seconds,
+                    "best_epoch": [r.best_epoch for r in results] if len(seeds) > 1 else first.best_epoch,
+                    "train_seconds": [r.train_seconds for r in results]
+                    if len(seeds) > 1
+                    else first.train_seconds,
+                    "warnings": warnings_seen,
                 }
             )
         )
         return 0
+    print("\nresolved configuration (preset " + args.preset + "):")
+    print("  " + config.replace(seed=seeds[0]).describe().replace("\n", "\n  "))
     print(
         f"\n{config.method} · {config.bits} bits · {config.dataset}/{config.backbone} · "
         f"database = train ({sizes['train']}), queries = test ({sizes['test']}), "
-        f"model selected on val ({sizes['val']}) at epoch {result.best_epoch}"
+        f"model selected on val ({sizes['val']}) at epoch {', '.join(str(r.best_epoch) for r in results)}"
+        + (f" · seeds {seeds}" if len(seeds) > 1 else "")
     )
-    print(f"{'metric':<18}{'test':>10}{'val':>10}")
-    p_k = config.map_k or min(100, sizes["train"])
+    p_k = min(100, sizes["train"])
+    map_k = None if config.map_k is None else min(config.map_k, sizes["train"])
     shown = {
         "map": "mAP",
-        "map@k": f"mAP@{config.map_k}",
+        "map@k": f"mAP@{map_k}",
         "p@k": f"P@{p_k}",
         "p@r2": "P@r<=2",
         "knn_acc": f"KNN acc (k={config.knn_k})",
     }
-    for name, value in result.metrics.items():
+    spread = len(seeds) > 1
+    header = f"{'metric':<18}{'test':>18}{'val':>18}" if spread else f"{'metric':<18}{'test':>10}{'val':>10}"
+    print(header + (f"   (mean ± sd over n={len(seeds)} seeds)" if spread else ""))
+    for name in names:
         label = shown.get(name, name)
-        print(f"{label:<18}{value:>10.4f}{result.val_metrics.get(name, float('nan')):>10.4f}")
-    print(f"{'train seconds':<18}{result.train_seconds:>10.1f}")
+        if spread:
+            t, v = np.asarray(test[name]), np.asarray(val[name])
+            print(
+                f"{label:<18}{t.mean():>10.4f} ± {t.std(ddof=1):.4f}{v.mean():>10.4f} ± {v.std(ddof=1):.4f}"
+            )
+        else:
+            print(f"{label:<18}{test[name][0]:>10.4f}{val[name][0]:>10.4f}")
+    seconds = [r.train_seconds for r in results]
+    print(f"{'train seconds':<18}{np.mean(seconds):>10.1f}")
+    for line in warnings_seen:
+        print(f"WARNING: {line}", file=sys.stderr)
     return 0
 
 
@@ -144,6 +264,12 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce = sub.add_parser("reproduce", help="reproduce the thesis tables and figures")
     add_reproduce_arguments(reproduce)
     reproduce.set_defaults(func=run_reproduce)
+
+    from hashlab.extraction import add_embed_arguments, run_embed
+
+    embed = sub.add_parser("embed", help="extract embeddings into the cache (Lightning predict, DDP-ready)")
+    add_embed_arguments(embed)
+    embed.set_defaults(func=run_embed)
 
     lab = sub.add_parser("lab", help="open the workbench in JupyterLab on a notebook")
     lab.add_argument("notebook", nargs="?", default="00_quickstart.ipynb", help="notebook file in notebooks/")

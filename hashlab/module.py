@@ -33,6 +33,9 @@ from hashlab.config import atomic_write
 from hashlab.heads import build_head, check_bits
 from hashlab.losses import get_loss
 from hashlab.metrics import HammingKNNAccuracy, HammingMAP
+from hashlab.settings import ExperimentConfig, defaults
+
+_DEFAULTS = defaults()
 
 ExtraLossTerm = Callable[["HashingModule", tuple, torch.Tensor], tuple[str, torch.Tensor]]
 """``term(module, batch, h) -> (name, value)``: an additional loss term added to the method's loss."""
@@ -70,15 +73,15 @@ class HashingModule(pl.LightningModule):
         in_dim: int,
         bits: int,
         n_classes: int,
-        method: str = "dpsh",
-        hidden: Sequence[int] = (512,),
+        method: str = _DEFAULTS["method"],
+        hidden: Sequence[int] = _DEFAULTS["hidden"],
         dropout: float = 0.0,
-        lr: float = 1e-3,
-        weight_decay: float = 1e-5,
+        lr: float = _DEFAULTS["lr"],
+        weight_decay: float = _DEFAULTS["weight_decay"],
         loss_kwargs: dict[str, Any] | None = None,
         backbone: nn.Module | None = None,
-        knn_k: int = 7,
-        map_k: int | None = None,
+        knn_k: int = _DEFAULTS["knn_k"],
+        map_k: int | None = _DEFAULTS["map_k"],
     ):
         super().__init__()
         bits = check_bits(bits)
@@ -105,6 +108,32 @@ class HashingModule(pl.LightningModule):
         self.val_knn = HammingKNNAccuracy(k=knn_k)
         self.extra_loss_terms: list[ExtraLossTerm] = []
         self._prepared = False
+
+    @classmethod
+    def from_config(
+        cls,
+        config: ExperimentConfig,
+        in_dim: int,
+        n_classes: int,
+        backbone: nn.Module | None = None,
+        **changes: Any,
+    ) -> HashingModule:
+        """The module an :class:`~hashlab.settings.ExperimentConfig` describes, for inputs of width ``in_dim``.
+
+        ``changes`` override single arguments (e.g. ``map_k`` clipped to a small validation database).
+        """
+        kwargs: dict[str, Any] = {
+            "method": config.method,
+            "bits": config.bits,
+            "hidden": config.hidden,
+            "lr": config.lr,
+            "weight_decay": config.weight_decay,
+            "loss_kwargs": config.loss_kwargs,
+            "knn_k": config.knn_k,
+            "map_k": config.map_k,
+        }
+        kwargs.update(changes)
+        return cls(in_dim=in_dim, n_classes=n_classes, backbone=backbone, **kwargs)
 
     # ----------------------------------------------------------------------------------------- forward / encode
     @property
