@@ -55,27 +55,36 @@ def unpack_codes(packed: Any, bits: int) -> np.ndarray:
     return np.where(bits_arr == 1, 1, -1).astype(np.int8)
 
 
-def label_similarity(a_labels: Any, b_labels: Any = None) -> Any:
+def label_similarity(a_labels: Any, b_labels: Any = None, *, paired: bool = False) -> Any:
     """The one relevance rule: ``s_ij = True`` iff item i of ``a`` and item j of ``b`` share at least one label.
 
     Single-label ``(N,)`` class ids: ``s_ij = [a_i == b_j]``. Multi-hot ``(N, C)`` {0, 1}: ``s_ij = [a_i · b_j > 0]``
-    (the similarity of DPSH, Li et al. 2016, and HashNet, Cao et al. 2017, and the relevance of mAP in
-    DeepHash-style evaluation). ``b_labels=None`` compares ``a`` with itself.
+    (the pairwise similarity of DPSH, Li et al. 2016, and HashNet, Cao et al. 2017, and the relevance of mAP in
+    the hashing literature). ``b_labels=None`` compares ``a`` with itself. ``paired=True`` compares row k of ``a``
+    with row k of ``b`` only (same number of rows) and returns ``(N,)``.
 
-    Returns a boolean (Na, Nb) matrix: a ``torch.Tensor`` on ``a``'s device when ``a`` is a tensor, else a numpy
-    array. Raises ``ValueError`` when one side is single-label and the other multi-hot, or the class counts differ.
+    Returns a boolean (Na, Nb) matrix, or (N,) when ``paired``: a ``torch.Tensor`` on ``a``'s device when either
+    input is a tensor, else a numpy array. Raises ``ValueError`` when one side is single-label and the other
+    multi-hot, the class counts differ, or paired inputs differ in length.
     """
     if b_labels is None:
         b_labels = a_labels
     if isinstance(a_labels, torch.Tensor) or isinstance(b_labels, torch.Tensor):
         a = torch.as_tensor(a_labels)
         b = torch.as_tensor(b_labels, device=a.device)
-        check_label_pair(a, b, ("a_labels", "b_labels"))
-        if a.ndim == 1:
-            return a[:, None] == b[None, :]
-        return (a.float() @ b.float().T) > 0
-    a, b = np.asarray(a_labels), np.asarray(b_labels)
+    else:
+        a, b = np.asarray(a_labels), np.asarray(b_labels)
     check_label_pair(a, b, ("a_labels", "b_labels"))
+    if paired:
+        if a.shape[0] != b.shape[0]:
+            raise ValueError(
+                f"paired labels need as many rows in a_labels ({a.shape[0]}) as in b_labels ({b.shape[0]})"
+            )
+        if a.ndim == 1:
+            return a == b
+        return ((a != 0) & (b != 0)).any(1)
     if a.ndim == 1:
         return a[:, None] == b[None, :]
+    if isinstance(a, torch.Tensor):
+        return (a.float() @ b.float().T) > 0
     return (a.astype(np.float32) @ b.astype(np.float32).T) > 0

@@ -105,6 +105,9 @@ def test_label_similarity_matches_brute_force_numpy_and_torch(seed, multi_hot):
     np.testing.assert_array_equal(label_similarity(a), _brute_similarity(a, a))  # b defaults to a
     if multi_hot:
         assert not got[0].any()
+    paired = label_similarity(a, b[:9], paired=True)
+    np.testing.assert_array_equal(paired, np.diag(want[:, :9]))
+    np.testing.assert_array_equal(label_similarity(torch.as_tensor(a), b[:9], paired=True).numpy(), paired)
 
 
 def test_label_similarity_rejects_mixed_label_kinds():
@@ -112,3 +115,5 @@ def test_label_similarity_rejects_mixed_label_kinds():
         label_similarity(np.array([0, 1]), np.eye(3, dtype=int))
     with pytest.raises(ValueError, match="number of classes: a_labels 3, b_labels 4"):
         label_similarity(np.eye(3, dtype=int), np.eye(4, dtype=int))
+    with pytest.raises(ValueError, match="paired labels need as many rows"):
+        label_similarity(np.arange(3), np.arange(4), paired=True)
