@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from hashlab.codes import to_codes
-from hashlab.index import HammingIndex, IndexFileError
+from hashlab.codes import pack_codes, to_codes
+from hashlab.index import HammingIndex, IndexFileError, recall_at_k
 
 
 def ref_dist(a, b):
@@ -120,3 +120,238 @@ def test_bad_input():
         index.search(codes(1, 2, 8), 4)
     with pytest.raises(ValueError, match="radius"):
         index.range_search(codes(1, 2, 8), -1)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# backends, radius search, persistence, memory-mapped files, shards (issue 14)
+
+BACKENDS = ["flat", "mih", "ivf", "hnsw"]
+OPTS = {"flat": {}, "mih": {}, "ivf": {"nlist": 16}, "hnsw": {"m": 16}}
+
+
+def structured(seed, n_centres, copies, bits, flips):
+    """Clustered codes: ``copies`` noisy copies (``flips`` random bits flipped) of ``n_centres`` random codes."""
+    rng = np.random.default_rng(seed)
+    centres = codes(seed, n_centres, bits)
+    out = np.repeat(centres, copies, axis=0)
+    for row in out:
+        row[rng.choice(bits, flips, replace=False)] *= -1
+    return out
+
+
+def brute(q, db, k):
+    d = (q[:, None, :] != db[None, :, :]).sum(-1)
+    order = np.argsort(d, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(d, order, axis=1), order
+
+
+def build(backend, db, shards=1, **extra):
+    index = HammingIndex(db.shape[1], backend, shards=shards, **{**OPTS[backend], **extra})
+    index.add(db)
+    return index
+
+
+@pytest.fixture(scope="module")
+def clustered():
+    db = structured(11, 40, 50, 64, 3)  # 2,000 codes
+    q = structured(11, 40, 1, 64, 5)[::2]  # 20 queries: centres with 5 bits flipped
+    q[:10] = db[::200][:10]  # 10 of them replaced by database items
+    return db, q
+
+
+def test_recall_at_k_counts_ties_as_hits():
+    exact = np.array([[0, 1, 2, 2]])
+    assert recall_at_k(np.array([[0, 1, 2, 2]]), exact) == 1.0  # other items tied at the k-th place
+    assert recall_at_k(np.array([[0, 2, 3, np.iinfo(np.int32).max]]), exact) == 0.5
+    with pytest.raises(ValueError, match="same"):
+        recall_at_k(exact, exact[:, :2])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_backend_topk_against_flat(clustered, backend):
+    """Approximate backends: true distances for the returned ids, (distance, id) order, recall@10 vs flat.
+
+    Tie-aware recall@10 (:func:`recall_at_k`) on these 2,000 clustered 64-bit codes: mih (nflip=1) >= 0.9,
+    hnsw >= 0.95, ivf with all 16 lists probed = 1 (exact distances; ties may pick other ids); flat equals brute
+    force, ids included.
+    """
+    db, q = clustered
+    index = build(backend, db)
+    dist, ids = index.search(q, 10)
+    ref_d, ref_i = brute(q, db, 10)
+    np.testing.assert_array_equal(index.codes(), db)
+    found = ids >= 0
+    true_d = (q[:, None, :] != db[np.where(found, ids, 0)]).sum(-1)
+    assert (dist[found] == true_d[found]).all()
+    key = np.where(found, dist.astype(np.int64) * 10**6 + ids, np.iinfo(np.int64).max)
+    unfilled = key[:, 1:] == np.iinfo(np.int64).max
+    assert ((np.diff(key, axis=1) > 0) | unfilled).all()  # increasing (distance, id); unfilled slots last
+    recall = recall_at_k(dist, ref_d)
+    if backend == "flat":
+        np.testing.assert_array_equal(ids, ref_i)
+        np.testing.assert_array_equal(dist, ref_d)
+    elif backend == "ivf":
+        index.set_search_params(nprobe=16)
+        np.testing.assert_array_equal(index.search(q, 10)[0], ref_d)
+    else:
+        assert recall >= {"mih": 0.9, "hnsw": 0.95}[backend], recall
+    if backend == "mih":  # more flips per substring: more candidates, recall does not drop
+        index.set_search_params(nflip=3)
+        assert recall_at_k(index.search(q, 10)[0], ref_d) >= recall
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("shards", [1, 3])
+def test_range_search_every_backend_equals_brute_force(clustered, backend, shards):
+    db, q = clustered
+    index = build(backend, db, shards=shards)
+    if backend == "ivf":
+        index.set_search_params(nprobe=16)  # all lists: exact
+    d = (q[:, None, :] != db[None]).sum(-1)
+    for radius in (0, 3, 8, 20):
+        ids, dists = index.range_search(q, radius, return_distances=True)
+        for i in range(len(q)):
+            expected = np.flatnonzero(d[i] <= radius)
+            expected = expected[np.lexsort((expected, d[i][expected]))]
+            assert ids[i].tolist() == expected.tolist(), (backend, radius, i)
+            assert dists[i].tolist() == d[i][expected].tolist()
+    if backend == "ivf":  # fewer lists: a subset of the exact answer
+        index.set_search_params(nprobe=2)
+        for got, i in zip(index.range_search(q, 8), range(len(q)), strict=True):
+            assert set(got.tolist()) <= set(np.flatnonzero(d[i] <= 8).tolist())
+
+
+@pytest.mark.parametrize("shards", [2, 3])
+def test_flat_shards_equal_unsharded_with_heavy_ties(shards):
+    db, q = codes(21, 3000, 12), codes(22, 15, 12)  # 12 bits, 3,000 codes: large tie groups
+    ref = build("flat", db).search(q, 200)
+    index = build("flat", db[:1000], shards=shards)
+    index.add(db[1000:])  # a second add re-partitions into contiguous id ranges
+    for a, b in zip(index.search(q, 200), ref, strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(ref[1], brute(q, db, 200)[1])
+    np.testing.assert_array_equal(index.codes(), db)
+
+
+@pytest.mark.parametrize("backend", ["mih", "ivf"])
+def test_approximate_shards_equal_unsharded(clustered, backend):
+    """mih candidates and ivf with all lists probed do not depend on the partition: same distances."""
+    db, q = clustered
+    extra = {"nprobe": 16} if backend == "ivf" else {}
+    ref = build(backend, db, **extra).search(q, 10)[0]
+    np.testing.assert_array_equal(build(backend, db, shards=2, **extra).search(q, 10)[0], ref)
+
+
+def test_hnsw_shards_recall(clustered):
+    db, q = clustered
+    assert recall_at_k(build("hnsw", db, shards=2).search(q, 10)[0], brute(q, db, 10)[0]) >= 0.95
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("shards", [1, 2])
+def test_save_load_round_trip_every_backend(tmp_path, clustered, backend, shards):
+    db, q = clustered
+    index = build(backend, db, shards=shards)
+    path = tmp_path / f"{backend}.npz"
+    index.save(path)
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+    loaded = HammingIndex.load(path)
+    assert (loaded.backend, loaded.shards, loaded.ntotal, loaded.options) == (
+        backend,
+        shards,
+        len(db),
+        index.options,
+    )
+    np.testing.assert_array_equal(loaded.codes(), db)
+    for a, b in zip(index.search(q, 10), loaded.search(q, 10), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert [a.tolist() for a in index.range_search(q, 6)] == [a.tolist() for a in loaded.range_search(q, 6)]
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".bin"])
+@pytest.mark.parametrize("bits", [12, 64])
+def test_memory_mapped_file_equals_in_memory(tmp_path, suffix, bits):
+    db, q = codes(31, 1000, bits), codes(32, 9, bits)
+    path = tmp_path / f"codes{suffix}"
+    packed = pack_codes(db)
+    np.save(path, packed) if suffix == ".npy" else packed.tofile(path)
+    mm = HammingIndex.from_packed_file(path, bits, chunk_rows=37)  # many chunks: exercises the merge
+    ref = build("flat", db)
+    assert mm.ntotal == 1000 and mm.exact
+    for k in (1, 50, 1000):
+        for a, b in zip(mm.search(q, k), ref.search(q, k), strict=True):
+            np.testing.assert_array_equal(a, b)
+    for radius in (0, 2, 5):
+        got, ref_r = mm.range_search(q, radius, True), ref.range_search(q, radius, True)
+        for a, b in zip(got, ref_r, strict=True):
+            assert [x.tolist() for x in a] == [x.tolist() for x in b]
+    np.testing.assert_array_equal(mm.codes(), db)
+    with pytest.raises(ValueError, match="read-only"):
+        mm.add(db[:2])
+
+
+def test_bad_input_backends_radius_k_and_widths(tmp_path, clustered):
+    db, q = clustered
+    with pytest.raises(ValueError, match="backend"):
+        HammingIndex(64, "lsh")
+    with pytest.raises(ValueError, match="unknown option.*nprobe"):
+        HammingIndex(64, "hnsw", nprobe=3)
+    with pytest.raises(ValueError, match="shards"):
+        HammingIndex(64, shards=0)
+    with pytest.raises(ValueError, match="nlist"):
+        HammingIndex(64, "ivf", nlist=0)
+    with pytest.raises(ValueError, match="ef_search"):
+        build("hnsw", db).set_search_params(ef_search=-1)
+    with pytest.raises(ValueError, match="nprobe.*not a search option"):
+        build("mih", db).set_search_params(nprobe=2)
+    for backend in BACKENDS:
+        index = build(backend, db)
+        with pytest.raises(ValueError, match="query_codes has 32 bits, expected 64"):
+            index.search(q[:, :32], 5)
+        with pytest.raises(ValueError, match="codes has 63 bits, expected 64"):
+            index.add(db[:, :63])
+        with pytest.raises(ValueError, match="radius"):
+            index.range_search(q, -1)
+        for k in (0, -3, 2.5, True):
+            with pytest.raises(ValueError, match="^k must"):
+                index.search(q, k)
+    with pytest.raises(ValueError, match="ivf needs at least nlist=16"):
+        HammingIndex(64, "ivf", nlist=16).add(db[:10])
+
+
+def test_save_and_load_errors_name_the_file(tmp_path, clustered):
+    db, _ = clustered
+    index = build("hnsw", db)
+    with pytest.raises(IndexFileError, match=f"{tmp_path}: it is a directory"):
+        index.save(tmp_path)
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(IndexFileError, match="afile is a file, not a directory"):
+        index.save(tmp_path / "afile" / "index.npz")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]  # nothing else written
+    np.save(tmp_path / "codes.npy", pack_codes(db))
+    with pytest.raises(IndexFileError, match="codes.npy holds a single array"):
+        HammingIndex.load(tmp_path / "codes.npy")
+    path = tmp_path / "index.npz"
+    index.save(path)
+    with np.load(path) as data:
+        parts = {k: data[k] for k in data.files}
+    parts["faiss_0"] = parts["faiss_0"].copy()
+    parts["faiss_0"][-100] ^= 1
+    np.savez(tmp_path / "tampered.npz", **parts)
+    with pytest.raises(IndexFileError, match="tampered.npz: checksum mismatch"):
+        HammingIndex.load(tmp_path / "tampered.npz")
+    # a faiss blob of another type with a consistent header and checksum
+    parts = {**parts, "backend": np.array("ivf"), "options": np.array('{"nlist": 16}')}
+    with np.load(path) as data:
+        parts["faiss_0"] = data["faiss_0"]
+    np.savez(tmp_path / "wrongtype.npz", **parts)
+    with pytest.raises(IndexFileError, match="wrongtype.npz: part faiss_0 is a IndexBinaryHNSW"):
+        HammingIndex.load(tmp_path / "wrongtype.npz")
+    (tmp_path / "odd.bin").write_bytes(b"\x00" * 13)
+    with pytest.raises(IndexFileError, match="odd.bin: 13 bytes is not a positive multiple of 8"):
+        HammingIndex.from_packed_file(tmp_path / "odd.bin", 64)
+    with pytest.raises(IndexFileError, match=r"codes.npy: expected np.uint8 \(N, 4\)"):
+        HammingIndex.from_packed_file(tmp_path / "codes.npy", 32)
+    (tmp_path / "pad.bin").write_bytes(bytes([0, 1]) * 5)  # 12-bit codes with a padding bit set
+    with pytest.raises(IndexFileError, match="pad.bin: padding bits are set"):
+        HammingIndex.from_packed_file(tmp_path / "pad.bin", 12).search(codes(0, 1, 12), 1)
