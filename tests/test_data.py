@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 import torch
 
-import hashlab.data as hd
+import hashlab.data.fashion_mnist as hfm
+import hashlab.data.files as hfiles
+import hashlab.data.medmnist as hmed
 from hashlab.data import (
     DatasetBundle,
     DatasetCorruptError,
@@ -20,9 +22,14 @@ from hashlab.data import (
     EmbeddingDataModule,
     ImageDataModule,
     Split,
+    UnknownDatasetError,
     available_datasets,
+    canonical_dataset_name,
+    check_splits,
     load_dataset,
+    native_size,
     retrieval_protocol,
+    split_duplicates,
 )
 from hashlab.features import EmbeddingSet, FeatureSplit
 
@@ -136,7 +143,7 @@ def test_unknown_dataset_and_bad_size():
 
 def test_available_datasets_lists_2d_medmnist_in_order():
     names = available_datasets()
-    assert names[0] == "digits" and names[1] == "pathmnist" and names[-1] == "cifar10"
+    assert names[0] == "digits" and names[1] == "pathmnist" and names[-2:] == ["cifar10", "fashion_mnist"]
     assert "chestmnist" in names and "breastmnist" in names and not any(n.endswith("3d") for n in names)
 
 
@@ -173,17 +180,17 @@ def test_md5_stamp_avoids_rehashing(tmp_path, monkeypatch):
     root.mkdir()
     shutil.copy(SHARED / "breastmnist.npz", root)
     load_dataset("breastmnist", root=root)
-    hd._MD5_MEMO.clear()
+    hfiles._MD5_MEMO.clear()
 
     def boom(path, chunk=0):
         raise AssertionError("MD5 recomputed although the stamp is valid")
 
-    monkeypatch.setattr(hd, "file_md5", boom)
+    monkeypatch.setattr(hfiles, "file_md5", boom)
     load_dataset("breastmnist", root=root)  # served by the .md5ok stamp
     # a modified file (new size/mtime) invalidates the stamp
     with open(root / "breastmnist.npz", "ab") as fh:
         fh.write(b"x")
-    hd._MD5_MEMO.clear()
+    hfiles._MD5_MEMO.clear()
     with pytest.raises(AssertionError, match="MD5 recomputed"):
         load_dataset("breastmnist", root=root)
 
@@ -245,10 +252,10 @@ def test_fake_file_with_wrong_counts_or_keys(tmp_path):
 
 
 def test_multilabel_chestmnist_format(tmp_path, monkeypatch):
-    info = copy.deepcopy(hd._medmnist_info())
+    info = copy.deepcopy(hmed.medmnist_info())
     counts = {"train": 40, "val": 10, "test": 12}
     info["chestmnist"]["n_samples"] = counts
-    monkeypatch.setattr(hd, "_medmnist_info", lambda: info)
+    monkeypatch.setattr(hmed, "medmnist_info", lambda: info)
     root = tmp_path / "mm"
     root.mkdir()
     arrays = _fake_npz(root / "chestmnist.npz", counts, label_cols=14)
@@ -279,7 +286,7 @@ def test_missing_file_offline_gives_clear_error_and_leaves_nothing(tmp_path, mon
         Path(dest).write_bytes(b"PK\x03\x04 half a file")
         raise urllib.error.URLError("Name or service not known")
 
-    monkeypatch.setattr(hd, "_download", partial_then_fail)
+    monkeypatch.setattr(hfiles, "download", partial_then_fail)
     with pytest.raises(DatasetNotAvailableError) as err:
         load_dataset("pneumoniamnist", root=root, size=64)
     msg = str(err.value)
@@ -294,13 +301,13 @@ def test_download_false_never_downloads(tmp_path, monkeypatch):
     def forbidden(url, dest):
         raise AssertionError("download attempted")
 
-    monkeypatch.setattr(hd, "_download", forbidden)
+    monkeypatch.setattr(hfiles, "download", forbidden)
     with pytest.raises(DatasetNotAvailableError, match="breastmnist.npz"):
         load_dataset("breastmnist", root=tmp_path, download=False)
 
 
 def test_download_with_wrong_checksum_is_discarded(tmp_path, monkeypatch):
-    monkeypatch.setattr(hd, "_download", lambda url, dest: Path(dest).write_bytes(b"not the file"))
+    monkeypatch.setattr(hfiles, "download", lambda url, dest: Path(dest).write_bytes(b"not the file"))
     with pytest.raises(DatasetNotAvailableError, match="MD5"):
         load_dataset("breastmnist", root=tmp_path)
     assert list(tmp_path.iterdir()) == []
@@ -314,7 +321,7 @@ def test_successful_download_is_verified_and_loaded(tmp_path, monkeypatch):
         seen.append(url)
         shutil.copy(SHARED / "breastmnist.npz", dest)
 
-    monkeypatch.setattr(hd, "_download", fake_download)
+    monkeypatch.setattr(hfiles, "download", fake_download)
     bundle = load_dataset("breastmnist", root=tmp_path / "new")
     assert seen == ["https://zenodo.org/records/10519652/files/breastmnist.npz?download=1"]
     assert len(bundle.train) == 546
@@ -368,6 +375,240 @@ def test_cifar10_failed_download_cleans_up(tmp_path, monkeypatch):
     msg = str(err.value)
     assert "cifar-10-python.tar.gz" in msg and str(root) in msg and "cifar-10-batches-py" in msg
     assert list(root.iterdir()) == []
+
+
+# ---------------------------------------------------------------------------------------------------- Fashion-MNIST
+needs_fashion = pytest.mark.skipif(
+    not all((hfm.SYSTEM_DIR / f"{n}.gz").exists() for n in hfm.FILES.values()),
+    reason="Debian package dataset-fashion-mnist not installed (apt-get install dataset-fashion-mnist)",
+)
+
+
+@pytest.fixture(scope="session")
+def fashion() -> DatasetBundle:
+    """Fashion-MNIST from the Debian package folder only (decoded once per test session, nothing written)."""
+    return load_dataset("fashion_mnist", root=hfm.SYSTEM_DIR, download=False)
+
+
+@needs_fashion
+def test_fashion_mnist_split_sizes_and_class_balance(fashion):
+    assert fashion.describe() == {
+        "dataset": "fashion_mnist",
+        "train": 55000,
+        "val": 5000,
+        "test": 10000,
+        "image_shape": (28, 28, 1),
+        "n_classes": 10,
+        "multilabel": False,
+    }
+    assert fashion.class_names[0] == "T-shirt/top" and fashion.class_names[9] == "Ankle boot"
+    # the release has 6000 train / 1000 test images per class; the stratified 5000 hold-out takes exactly 500 each
+    assert np.bincount(fashion.val.labels, minlength=10).tolist() == [500] * 10
+    assert np.bincount(fashion.train.labels, minlength=10).tolist() == [5500] * 10
+    assert np.bincount(fashion.test.labels, minlength=10).tolist() == [1000] * 10
+    ind = fashion.meta["indices"]
+    assert (
+        len(np.intersect1d(ind["train"], ind["val"])) == 0
+        and len(np.union1d(ind["train"], ind["val"])) == 60000
+    )
+    assert (
+        fashion.meta["source"] == "Debian package dataset-fashion-mnist" and fashion.meta["sha256_verified"]
+    )
+    assert fashion.train.images.dtype == np.uint8 and fashion.train.labels.dtype == np.int64
+    assert 0 < fashion.train.images.mean() < 255  # real images, not a blank array
+
+
+@needs_fashion
+def test_fashion_mnist_checksums_of_decompressed_files(fashion):
+    import gzip
+
+    for name, expected in hfm.RAW_SHA256.items():
+        raw = gzip.decompress((hfm.SYSTEM_DIR / f"{name}.gz").read_bytes())
+        assert hashlib.sha256(raw).hexdigest() == expected, name
+    # an independent decode (IDX: 16-byte header for images, 8 for labels) gives the loader's test split
+    raw = gzip.decompress((hfm.SYSTEM_DIR / "t10k-images-idx3-ubyte.gz").read_bytes())
+    np.testing.assert_array_equal(
+        fashion.test.images[..., 0], np.frombuffer(raw, np.uint8, offset=16).reshape(10000, 28, 28)
+    )
+    raw = gzip.decompress((hfm.SYSTEM_DIR / "t10k-labels-idx1-ubyte.gz").read_bytes())
+    np.testing.assert_array_equal(fashion.test.labels, np.frombuffer(raw, np.uint8, offset=8))
+
+
+@needs_fashion
+def test_fashion_mnist_tampered_file_is_rejected(tmp_path):
+    import gzip
+
+    for name in hfm.FILES.values():
+        shutil.copy(hfm.SYSTEM_DIR / f"{name}.gz", tmp_path)
+    labels = bytearray(gzip.decompress((tmp_path / "t10k-labels-idx1-ubyte.gz").read_bytes()))
+    labels[100] = (labels[100] + 1) % 10  # one label changed, still a valid IDX file
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(bytes(labels)))
+    with pytest.raises(DatasetCorruptError, match="t10k-labels-idx1-ubyte.gz: decompressed SHA-256"):
+        load_dataset("fashion_mnist", root=tmp_path)
+    assert len(load_dataset("fashion_mnist", root=tmp_path, verify=False).test) == 10000
+
+
+def test_fashion_mnist_missing_names_both_places(tmp_path, monkeypatch, isolated_data_dir):
+    system = tmp_path / "usr-share-datasets-fashion-mnist"
+    monkeypatch.setattr(hfm, "SYSTEM_DIR", system)
+    monkeypatch.setattr(hfiles, "download", _no_network)
+    with pytest.raises(DatasetNotAvailableError) as err:
+        load_dataset("fashion_mnist")
+    msg = str(err.value)
+    target = isolated_data_dir / "fashion_mnist"
+    assert str(system) in msg and str(target) in msg
+    assert "apt-get install dataset-fashion-mnist" in msg and hfm.URL in msg and "URLError" in msg
+    assert not target.exists() or list(target.iterdir()) == []  # nothing half-downloaded left behind
+
+    def forbidden(url, dest):
+        raise AssertionError("download attempted")
+
+    monkeypatch.setattr(hfiles, "download", forbidden)
+    with pytest.raises(DatasetNotAvailableError, match="download=False"):
+        load_dataset("fashion_mnist", download=False)
+
+
+def test_fashion_mnist_bad_download_is_discarded(tmp_path, monkeypatch, isolated_data_dir):
+    import gzip
+
+    monkeypatch.setattr(hfm, "SYSTEM_DIR", tmp_path / "absent")
+    monkeypatch.setattr(hfiles, "download", lambda url, dest: Path(dest).write_bytes(gzip.compress(b"junk")))
+    with pytest.raises(DatasetNotAvailableError, match="SHA-256"):
+        load_dataset("fashion_mnist")
+    assert list((isolated_data_dir / "fashion_mnist").iterdir()) == []
+
+
+@needs_fashion
+def test_fashion_mnist_download_fallback(tmp_path, monkeypatch, isolated_data_dir, fashion):
+    real = hfm.SYSTEM_DIR
+    seen = []
+
+    def fake_download(url, dest):  # the upstream mirror, served from the package's (byte-identical) data
+        seen.append(url)
+        shutil.copy(real / url.rsplit("/", 1)[1], dest)
+
+    monkeypatch.setattr(hfm, "SYSTEM_DIR", tmp_path / "absent")
+    monkeypatch.setattr(hfiles, "download", fake_download)
+    bundle = load_dataset("fashion_mnist")
+    assert seen == [f"{hfm.URL}{n}.gz" for n in hfm.FILES.values()]
+    assert sorted(p.name for p in (isolated_data_dir / "fashion_mnist").iterdir()) == sorted(
+        f"{n}.gz" for n in hfm.FILES.values()
+    )
+    np.testing.assert_array_equal(bundle.val.images, fashion.val.images)
+    assert bundle.meta["folder"] == str(isolated_data_dir / "fashion_mnist")
+
+
+def test_parse_idx_on_hand_made_bytes():
+    header = bytes([0, 0, 8, 3]) + (2).to_bytes(4, "big") + (2).to_bytes(4, "big") + (3).to_bytes(4, "big")
+    arr = hfm.parse_idx(header + bytes(range(12)))
+    assert arr.shape == (2, 2, 3) and arr[1, 1, 2] == 11 and arr.dtype == np.uint8
+    with pytest.raises(DatasetCorruptError, match="header announces"):
+        hfm.parse_idx(header + bytes(range(11)))
+    with pytest.raises(DatasetCorruptError, match="not an unsigned-byte IDX"):
+        hfm.parse_idx(bytes([0, 0, 0x0D, 1]) + (1).to_bytes(4, "big") + b"\0\0\0\0")
+
+
+# ---------------------------------------------------------------------------------------------------- split hygiene
+def _bundle_with_known_duplicates() -> DatasetBundle:
+    rng = np.random.default_rng(0)
+    train = rng.integers(0, 256, (10, 4, 4, 1), dtype=np.uint8)
+    fresh = rng.integers(0, 256, (4, 4, 4, 1), dtype=np.uint8)
+    val = np.concatenate([train[[0, 1, 2]], fresh[:2]])  # 3 val items copy train items
+    test = np.concatenate([train[[5]], fresh[[0, 1]], fresh[[3]]])  # 1 copies train, 2 copy val, 1 new
+    val[4, 0, 0, 0] ^= (
+        1  # ... unless one pixel differs: fresh[1] in val is altered, so only 1 val copy in test
+    )
+    return DatasetBundle(
+        "dups",
+        Split(train, np.arange(10) % 2),
+        Split(val, np.zeros(5, np.int64)),
+        Split(test, np.zeros(4, np.int64)),
+        ["a", "b"],
+        False,
+        {},
+    )
+
+
+def test_split_duplicates_counts_every_pair():
+    bundle = _bundle_with_known_duplicates()
+    dups = split_duplicates(bundle)
+    assert dups.counts == {"train-val": 3, "train-test": 1, "val-test": 1}
+    assert dups.total == 5 and dups.sizes == {"train": 10, "val": 5, "test": 4}
+    assert "train-val 3/5" in dups.summary() and "val-test 1/4" in dups.summary()
+    record = dups.as_dict()
+    assert record["counts"] == dups.counts and "reported" in record["action"]
+    import json
+
+    json.dumps(record)  # provenance-ready
+    with pytest.warns(UserWarning, match="3 of 5 val items in train"):
+        proto = retrieval_protocol(bundle)
+    assert proto["duplicates"]["counts"] == dups.counts and proto["duplicate_queries"] == 1
+
+
+def test_split_duplicates_none_on_digits(digits):
+    assert split_duplicates(digits).counts == {"train-val": 0, "train-test": 0, "val-test": 0}
+
+
+@pytest.mark.parametrize("empty", ["train", "val", "test"])
+def test_empty_split_is_named_before_training(digits, empty):
+    parts = {s: getattr(digits, s) for s in ("train", "val", "test")}
+    parts[empty] = Split(parts[empty].images[:0], parts[empty].labels[:0])
+    bundle = DatasetBundle("digits", **parts, class_names=digits.class_names, multilabel=False)
+    with pytest.raises(ValueError, match=f"digits: the {empty} split is empty"):
+        check_splits(bundle)
+    with pytest.raises(ValueError, match=f"the {empty} split is empty"):
+        ImageDataModule(bundle)
+    with pytest.raises(ValueError, match=f"the {empty} split is empty"):
+        retrieval_protocol(bundle)
+    sizes = {"train": 300, "val": 80, "test": 90}
+    sizes[empty] = 0
+    with pytest.raises(ValueError, match=f"toy: the {empty} split is empty"):
+        EmbeddingDataModule(_embeddings(n=(sizes["train"], sizes["val"], sizes["test"])))
+    assert check_splits(digits) == {"train": 1079, "val": 359, "test": 359}
+
+
+# ---------------------------------------------------------------------------------------------------- names and sizes
+@pytest.mark.parametrize("spelling", ["DIGITS", " Digits ", "digits"])
+def test_dataset_names_are_normalised(spelling):
+    assert canonical_dataset_name(spelling) == "digits"
+    assert load_dataset(spelling).name == "digits"
+
+
+def test_dataset_name_variants_and_unknown():
+    assert canonical_dataset_name("Fashion-MNIST") == "fashion_mnist"
+    assert canonical_dataset_name("PathMNIST") == "pathmnist"
+    with pytest.raises(UnknownDatasetError, match="unknown dataset 'mnist'; available: digits") as err:
+        canonical_dataset_name("mnist")
+    assert isinstance(err.value, KeyError) and isinstance(err.value, ValueError)
+    assert str(err.value).startswith("unknown dataset")  # no KeyError quotes
+    with pytest.raises(KeyError):
+        canonical_dataset_name(None)  # type: ignore[arg-type]
+
+
+def test_one_embedding_cache_per_dataset_spelling(isolated_data_dir):
+    from hashlab.features import get_embeddings
+
+    a = get_embeddings(" DIGITS ", "pixels", progress=False)
+    b = get_embeddings("digits", "pixels", progress=False)
+    assert a.dataset == b.dataset == "digits"
+    names = sorted(p.name for p in (isolated_data_dir / "embeddings").glob("*.npz"))
+    assert names == [f"digits_8px_pixels_none_{s}.npz" for s in ("test", "train", "val")]
+
+
+def test_sizes_other_than_native_are_rejected(tmp_path, monkeypatch):
+    assert native_size("digits") == 8 and native_size("digits", 8) == 8 and native_size("digits", None) == 8
+    assert native_size("fashion_mnist", 28) == 28 and native_size("cifar10") == 32
+    assert native_size("pathmnist", None) == 28 and native_size("PathMNIST", 224) == 224
+    with pytest.raises(ValueError, match=r"unsupported size 64 for digits.*size=8"):
+        native_size("digits", 64)
+    # checked before any file is looked for: a missing package still gives the size error
+    monkeypatch.setattr(hfm, "SYSTEM_DIR", tmp_path / "absent")
+    with pytest.raises(ValueError, match=r"unsupported size 64 for fashion_mnist.*size=28"):
+        load_dataset("fashion_mnist", size=64, download=False)
+    from hashlab.features import get_embeddings
+
+    with pytest.raises(ValueError, match="unsupported size 224 for digits"):  # was silently 8 px
+        get_embeddings("digits", "pixels", size=224, progress=False)
 
 
 # ---------------------------------------------------------------------------------------------------- data modules
