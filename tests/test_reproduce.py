@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -37,12 +40,15 @@ def first_run(tmp_path_factory):
     counter = CountingRun()
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(experiment, "run", counter)
+        (out / ".notes.tmp.txt").write_text("a user's file")  # a name the old clean-up glob deleted
+        (out / "cells").mkdir()
+        (out / "cells" / ".mine.tmp.json").write_text("{}")
         result = reproduce.reproduce("digits", "pixels", out, **TINY)
     return out, result, counter
 
 
 def _temporaries(folder: Path) -> list[Path]:
-    return [p for p in folder.rglob("*") if ".tmp" in p.name]
+    return [p for p in folder.rglob("*") if ".tmp" in p.name or p.name.startswith(".hashlab-tmp-")]
 
 
 def test_fast_run_writes_every_file(first_run):
@@ -53,14 +59,28 @@ def test_fast_run_writes_every_file(first_run):
         assert (out / f"table{n}.csv").is_file() and (out / f"table{n}.md").is_file()
     for name in ("assumptions.json", "README.md", "baseline_knn.csv", "grid.csv"):
         assert (out / name).is_file(), name
-    cells = sorted(p.name for p in (out / "cells").glob("*.json"))
+    cells = sorted(p.name for p in (out / "cells").glob("[!.]*.json"))
     assert cells == ["dpsh_12.json", "dpsh_24.json", "dsh_12.json", "dsh_24.json"]
     pngs = {p.name for p in out.glob("*.png")}
     assert "fig17_class_samples_digits.png" in pngs
     assert "fig18_19_confusion_raw_knn_digits.png" in pngs
     assert "fig20_21_accuracy_vs_bits_pairwise_digits.png" in pngs
     assert all((out / p).stat().st_size > 1000 for p in pngs)
-    assert not _temporaries(out)
+    assert not [p for p in _temporaries(out) if p.name not in (".notes.tmp.txt", ".mine.tmp.json")]
+
+
+def test_users_files_in_out_survive(first_run):
+    out, _, _ = first_run
+    assert (out / ".notes.tmp.txt").read_text() == "a user's file"
+    assert (out / "cells" / ".mine.tmp.json").read_text() == "{}"
+
+
+def test_finished_run_is_recorded_and_not_marked_incomplete(first_run):
+    out, result, _ = first_run
+    record = json.loads((out / reproduce.RUN_RECORD).read_text())
+    assert record["state"] == "finished" and record["settings"]["epochs"] == 2
+    assert not (out / reproduce.INCOMPLETE).exists() and not (out / ".hashlab.lock").exists()
+    assert not (out / "README.md").read_text().startswith("> **INCOMPLETE**")
 
 
 def test_tables_hold_thesis_values_and_ours(first_run):
@@ -148,7 +168,9 @@ def test_cli_resumes_through_run_reproduce(first_run, monkeypatch, capsys):
     ]
     assert reproduce.run_reproduce(parser.parse_args(argv)) == 0
     assert counter.calls == 0
-    assert "4 reused" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "4 reused" in captured.out
+    assert "4/4" in captured.err and "cell" in captured.err  # one progress bar over the grid, on by default
 
 
 def test_interrupted_run_leaves_no_partial_files_and_resumes(tmp_path, monkeypatch):
@@ -187,7 +209,7 @@ def test_stored_cell_rejected_when_corrupt_or_settings_differ(first_run, tmp_pat
     shutil.copytree(out / "cells", cells)
     settings = result["cells"][("dsh", 12)].settings
     assert reproduce.load_cell(cells, "dsh", 12, settings) is not None
-    with pytest.warns(UserWarning, match="other settings"):
+    with pytest.warns(UserWarning, match=r"other settings \(epochs 2 -> 3\); recomputing"):
         assert reproduce.load_cell(cells, "dsh", 12, dict(settings, epochs=3)) is None
     path = cells / "dsh_12.json"
     path.write_text(path.read_text()[:50])
@@ -195,15 +217,22 @@ def test_stored_cell_rejected_when_corrupt_or_settings_differ(first_run, tmp_pat
         assert reproduce.load_cell(cells, "dsh", 12, settings) is None
 
 
-def test_stale_temporaries_are_removed(tmp_path):
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_stale_temporaries_are_removed_and_nothing_else(tmp_path):
     cells = tmp_path / "cells"
     cells.mkdir()
-    stale = cells / ".dsh_12.json.abc123.tmp.json"
-    stale.write_text("{")
-    keep = cells / "notes.txt"
-    keep.write_text("mine")
+    stale = cells / f".hashlab-tmp-{_dead_pid()}-abc123.json"
+    in_flight = cells / f".hashlab-tmp-{os.getpid()}-def456.json"  # a live run's file is not touched
+    keep = [cells / "notes.txt", cells / ".notes.tmp.txt", cells / ".dsh_12.json.abc123.tmp.json"]
+    for path in [stale, in_flight, *keep]:
+        path.write_text("mine")
     reproduce._remove_stale_temporaries(cells)
-    assert not stale.exists() and keep.exists()
+    assert not stale.exists() and in_flight.exists() and all(p.exists() for p in keep)
 
 
 @pytest.mark.parametrize(
@@ -293,3 +322,125 @@ def test_thesis_dataset_gets_direct_deltas_and_thesis_lines(first_run):
     assert {"DSH", "DPSH", "DSH (thesis)", "DPSH (thesis)"} <= set(labels)
     with pytest.raises(ValueError, match="no triplet method"):
         reproduce.accuracy_vs_bits_figure(cells, 6, "pathmnist", "vit_b_16", raw)
+
+
+def test_second_concurrent_run_on_one_folder_is_refused(tmp_path, monkeypatch):
+    """A second run on a folder in use is refused before it touches anything; the first finishes intact."""
+    from hashlab.files import FolderLockedError
+
+    kwargs = dict(methods=["dpsh"], bits=[12], fast=True, epochs=1, figures=False, bar=False)
+    real, refusals = experiment.run, []
+
+    def run_with_intruder(*args, **kw):
+        in_flight = tmp_path / "cells" / f".hashlab-tmp-{os.getpid()}-inflight.json"
+        in_flight.write_text("the first run's temporary file")
+        with pytest.raises(
+            FolderLockedError, match=r"in use by another hashlab reproduce run \(pid \d+\)"
+        ) as err:
+            reproduce.reproduce("digits", "pixels", tmp_path, **dict(kwargs, epochs=2))
+        refusals.append(str(err.value))
+        assert in_flight.exists()  # the second run deleted nothing
+        in_flight.unlink()
+        return real(*args, **kw)
+
+    monkeypatch.setattr(experiment, "run", run_with_intruder)
+    result = reproduce.reproduce("digits", "pixels", tmp_path, **kwargs)
+    assert len(refusals) == 1 and result["computed"] == 1
+    assert json.loads((tmp_path / reproduce.RUN_RECORD).read_text())["settings"]["epochs"] == 1
+    assert json.loads((tmp_path / "cells" / "dpsh_12.json").read_text())["settings"]["epochs"] == 1
+
+
+def test_rerun_with_other_settings_is_refused_naming_them(first_run, tmp_path):
+    out, _, _ = first_run
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*")}
+    with pytest.raises(
+        reproduce.SettingsChangedError, match=r"epochs 2 -> 3; lr 0\.003 -> 0\.01\).*--force-restart"
+    ):
+        reproduce.reproduce("digits", "pixels", out, **dict(TINY, epochs=3, lr=0.01), figures=False)
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == before  # refused before writing anything
+
+
+def test_force_restart_recomputes_cells_and_prints_why(first_run, tmp_path, capsys):
+    out, _, _ = first_run
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy)
+    messages: list[str] = []
+    result = reproduce.reproduce(
+        "digits",
+        "pixels",
+        copy,
+        **dict(TINY, methods=["dsh"], bits=[12], epochs=1),
+        figures=False,
+        bar=False,
+        force_restart=True,
+        log=messages.append,
+    )
+    assert result["computed"] == 1 and result["reused"] == 0
+    assert any("dsh_12.json was computed with other settings (epochs 2 -> 1)" in m for m in messages)
+    assert json.loads((copy / reproduce.RUN_RECORD).read_text())["settings"]["epochs"] == 1
+
+
+def test_interrupted_rerun_marks_the_folder_incomplete(first_run, tmp_path, monkeypatch):
+    out, _, _ = first_run
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy)
+    monkeypatch.setattr(experiment, "run", CountingRun(fail_on=1))
+    with pytest.raises(KeyboardInterrupt):  # dsh 12 is reused, dsh 48 is new and interrupted
+        reproduce.reproduce("digits", "pixels", copy, **dict(TINY, methods=["dsh"], bits=[12, 48]), bar=False)
+    assert (copy / reproduce.INCOMPLETE).is_file()
+    assert (copy / "README.md").read_text().startswith("> **INCOMPLETE**")
+    assert json.loads((copy / reproduce.RUN_RECORD).read_text())["state"] == "running"
+    assert not (copy / ".hashlab.lock").exists()
+
+
+def test_stored_cell_records_everything_that_made_it(first_run):
+    out, result, _ = first_run
+    settings = result["cells"][("dsh", 12)].settings
+    for key in (
+        "weight_decay",
+        "val_db_size",
+        "loss_hparams",
+        "code_version",
+        "hardware",
+        "selection_metric",
+    ):
+        assert key in settings, key
+    assert settings["loss_hparams"]["margin"] is not None  # the loss's actual value, default filled in
+    cells = out / "cells"
+    for key, value in [("code_version", "0123456789ab"), ("weight_decay", 0.5), ("val_db_size", 7)]:
+        with pytest.warns(UserWarning, match=rf"other settings \({key} .* -> .*\); recomputing"):
+            assert reproduce.load_cell(cells, "dsh", 12, dict(settings, **{key: value})) is None
+    with pytest.warns(UserWarning, match=r"other settings \(hardware changed\)"):
+        assert reproduce.load_cell(cells, "dsh", 12, dict(settings, hardware="CPU: another one " * 4)) is None
+
+
+def test_assumptions_record_the_actual_run(first_run):
+    out, result, _ = first_run
+    assume = json.loads((out / "assumptions.json").read_text())
+    assert set(assume["chosen_epoch"]) == {"dsh_12", "dsh_24", "dpsh_12", "dpsh_24"}
+    assert all(0 <= e < 2 for e in assume["chosen_epoch"].values())
+    assert assume["chosen_epoch"]["dpsh_24"] == result["cells"][("dpsh", 24)].best_epoch
+    assert assume["loss_hparams"]["dsh_12"] == result["cells"][("dsh", 12)].settings["loss_hparams"]
+    assert assume["selection"]["metric"] == "val_map" and assume["selection"]["val_db_size"] == 5000
+    assert "torchvision" in assume["versions"] and assume["code"]["version"] == reproduce.code_version()
+    assert assume["optimiser"]["weight_decay"] == pytest.approx(1e-5)
+
+
+def test_timing_is_training_alone(first_run):
+    _, result, _ = first_run
+    for cell in result["cells"].values():
+        assert 0 < cell.train_seconds < cell.fit_seconds  # validation passes are excluded from train_seconds
+
+
+def test_files_get_the_umask_mode(first_run):
+    out, _, _ = first_run
+    mask = os.umask(0)
+    os.umask(mask)
+    for name in (
+        "table5.csv",
+        "assumptions.json",
+        "README.md",
+        "cells/dsh_12.json",
+        "cells/dsh_12.codes.npz",
+    ):
+        assert (out / name).stat().st_mode & 0o777 == 0o666 & ~mask, name

@@ -9,7 +9,9 @@ majority vote, ties by database index) of the test queries against the training 
 thesis gives no numbers).
 
 Each finished grid cell is one small JSON file (``cells/<method>_<bits>.json``, written atomically after its codes
-file) and is never recomputed while its settings are unchanged; an interrupted run restarts where it stopped.
+file) and is never recomputed while every setting that made it (code version and hardware included) is unchanged; an
+interrupted run restarts where it stopped. The output folder is locked against a second concurrent run, marked
+``INCOMPLETE`` until the run finishes, and a rerun with other settings is refused (``SettingsChangedError``).
 
 Modules: ``presets`` (grid constants, full and ``--fast`` settings, choice validation, ``choose_setting``),
 ``baseline`` (raw-embedding KNN, random codes, distance counts), ``cells`` (cell settings and fingerprint, the atomic
@@ -21,13 +23,18 @@ The names below are the package's API; ``warm_up``'s once-per-process flag lives
 from hashlab.reproduce.baseline import distance_counts, knn_confusion, random_codes_baseline, raw_knn_baseline
 from hashlab.reproduce.cells import (
     CELL_FORMAT,
+    SELECTION_METRIC,
     CellResult,
+    TrainingTimer,
     cell_settings,
+    code_version,
     compute_cell,
     embeddings_fingerprint,
     grid_frame,
     load_cell,
     run_grid,
+    settings_difference,
+    stored_cell,
     warm_up,
 )
 from hashlab.reproduce.cells import _remove_stale_temporaries as _remove_stale_temporaries
@@ -51,7 +58,7 @@ from hashlab.reproduce.presets import (
     choose_setting,
     embeddings_available,
 )
-from hashlab.reproduce.protocol import reproduce
+from hashlab.reproduce.protocol import INCOMPLETE, RUN_RECORD, SettingsChangedError, reproduce
 from hashlab.reproduce.provenance import assumptions
 from hashlab.reproduce.tables import (
     method_table_frame,
@@ -64,6 +71,14 @@ from hashlab.reproduce.tables import (
 
 __all__ = [
     "CELL_FORMAT",
+    "INCOMPLETE",
+    "RUN_RECORD",
+    "SELECTION_METRIC",
+    "SettingsChangedError",
+    "TrainingTimer",
+    "code_version",
+    "settings_difference",
+    "stored_cell",
     "FAST_SETTINGS",
     "FULL_BITS",
     "FULL_SETTINGS",

@@ -1,13 +1,23 @@
 """The resumable grid: one (method, bits) cell is trained by ``experiment.run``, evaluated, and stored as a small
-JSON file (``cells/<method>_<bits>.json``, the commit marker, written atomically after its codes file); a stored cell
-is reused only while everything that determines it (settings and an embeddings fingerprint) is unchanged."""
+JSON file (``cells/<method>_<bits>.json``, the commit marker, written atomically after its codes file).
+
+A stored cell is reused only while everything that determines it is unchanged: the training settings (epochs, batch
+size, lr, weight decay, head, seed), the loss's actual hyperparameters (defaults included, so a changed default
+recomputes), the evaluation settings (KNN k, mAP cut-off, validation database size), an embeddings fingerprint, the
+code version (a hash of hashlab's training and evaluation sources) and the hardware; otherwise it is recomputed and
+the reason (which settings differ) is reported. ``train_seconds`` times the training epochs alone (validation and
+checkpointing excluded), so Fig. 30 compares training cost; with the hardware and code in the settings, a reused
+cell's timing comes from the same code on the same machine."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import functools
 import hashlib
 import json
 import math
+import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -16,13 +26,79 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pytorch_lightning.callbacks import Callback
 
 from hashlab import thesis
-from hashlab.config import atomic_write
+from hashlab.files import atomic_write, lock_folder, remove_own_temporaries
 from hashlab.reproduce.baseline import knn_confusion
 from hashlab.reproduce.presets import FULL_SETTINGS, THESIS_KNN_K
 
-CELL_FORMAT = 1
+CELL_FORMAT = 2
+SELECTION_METRIC = "val_map"
+"""The validation metric whose best epoch is kept (``experiment.run`` selects on it; mode max)."""
+
+# Modules that cannot change a cell's numbers (presentation, other studies, file and CLI plumbing); every other
+# ``hashlab/**/*.py`` file is part of the code version, so a new module counts until it is listed here.
+_NOT_CODE_VERSION = (
+    "autoencoder/",
+    "continual/",
+    "federated/",
+    "viz/",
+    "reproduce/",
+    "baselines.py",
+    "cli.py",
+    "errors.py",
+    "files.py",
+    "hardware.py",
+    "jupyter_lab.py",
+    "privacy/",
+    "separation.py",
+    "studies/",
+    "thesis.py",
+    "widgets/",
+)
+
+
+@functools.lru_cache(maxsize=1)
+def code_version() -> str:
+    """SHA-1 (12 hex digits) of the hashlab sources that train and evaluate a cell, plus this cells module.
+
+    Computed once per process, so files edited while a grid runs do not change it halfway.
+    """
+    import hashlab
+
+    root = Path(hashlab.__file__).parent
+    digest = hashlib.sha1(str(getattr(hashlab, "__version__", "")).encode())
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root).as_posix()
+        if rel.startswith(_NOT_CODE_VERSION):
+            continue
+        digest.update(rel.encode() + b"\0" + path.read_bytes())
+    digest.update(Path(__file__).read_bytes())
+    return digest.hexdigest()[:12]
+
+
+class TrainingTimer(Callback):
+    """Wall-clock seconds of the training epochs alone: from each training epoch's start to the start of its
+    validation pass (or to its end when there is none), summed; validation and checkpointing are excluded."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._start: float | None = None
+
+    def _stop(self) -> None:
+        if self._start is not None:
+            self.seconds += time.perf_counter() - self._start
+            self._start = None
+
+    def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
+        self._start = time.perf_counter()
+
+    def on_validation_start(self, trainer: Any, pl_module: Any) -> None:
+        self._stop()
+
+    def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
+        self._stop()
 
 
 @dataclass
@@ -41,6 +117,8 @@ class CellResult:
     model_config: dict[str, Any] = field(default_factory=dict)
     finished_utc: str = ""
     hardware: str = ""
+    best_epoch: int = -1  # the epoch kept (best SELECTION_METRIC), 0-based
+    fit_seconds: float = float("nan")  # the whole Lightning fit, validation included
     codes: np.ndarray | None = None  # test-query codes (int8 ±1), when loaded or just computed
     labels: np.ndarray | None = None  # test labels
     result: Any = None  # the ExperimentResult when computed in this process
@@ -61,6 +139,10 @@ class CellResult:
             "model_config": self.model_config,
             "finished_utc": self.finished_utc,
             "hardware": self.hardware,
+            "best_epoch": int(self.best_epoch),
+            "selection_metric": SELECTION_METRIC,
+            "fit_seconds": float(self.fit_seconds),
+            "timing": "training epochs only (validation and checkpointing excluded)",
         }
 
 
@@ -110,10 +192,21 @@ def cell_settings(
     knn_k: int,
     map_k: int | None,
     subsample: Sequence[int] | None,
+    weight_decay: float | None = None,
+    val_db_size: int | None | str = "default",
 ) -> dict[str, Any]:
-    """Everything that determines a cell's result; a stored cell is reused only when these are equal."""
-    from hashlab import experiment
+    """Everything that determines a cell's result; a stored cell is reused only when these are equal.
 
+    ``weight_decay`` and ``val_db_size`` default to ``ExperimentConfig``'s. ``loss_hparams`` records the loss's
+    actual hyperparameters (its defaults filled in), ``code_version`` and ``hardware`` where it runs.
+    """
+    from hashlab.experiment import ExperimentConfig
+    from hashlab.losses import get_loss
+    from hashlab.hardware import hardware_info
+
+    defaults = ExperimentConfig()
+    loss = get_loss(method, int(bits), max(2, len(embeddings.class_names)), **dict(loss_kwargs or {}))
+    own_callbacks = loss.callbacks() if hasattr(loss, "callbacks") else []
     fingerprint = embeddings_fingerprint(embeddings)
     return _jsonable(
         {
@@ -124,16 +217,39 @@ def cell_settings(
             "epochs": int(epochs),
             "batch_size": int(batch_size),
             "lr": float(lr),
+            "weight_decay": float(defaults.weight_decay if weight_decay is None else weight_decay),
             "hidden": [int(h) for h in hidden],
             "seed": int(seed),
             "loss_kwargs": dict(loss_kwargs or {}),
-            "callbacks": [type(c).__name__ for c in experiment.method_callbacks(method)],
+            "loss_hparams": loss.hparams(),
+            "loss_callbacks": [type(c).__name__ for c in own_callbacks],
             "knn_k": int(knn_k),
             "map_k": map_k,
+            "val_db_size": defaults.val_db_size if val_db_size == "default" else val_db_size,
+            "selection_metric": SELECTION_METRIC,
             "subsample": list(subsample) if subsample else None,
             "embeddings": fingerprint,
+            "code_version": code_version(),
+            "hardware": hardware_info(),
         }
     )
+
+
+def settings_difference(stored: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
+    """Human-readable differences ``"epochs 2 -> 3"`` between two settings dicts (long values just 'changed')."""
+
+    def show(value: Any) -> str | None:
+        text = json.dumps(value, sort_keys=True) if value is not None else "none"
+        return text if len(text) <= 40 else None
+
+    out = []
+    for key in list(wanted) + [k for k in stored if k not in wanted]:
+        old, new = stored.get(key, "<absent>"), wanted.get(key, "<absent>")
+        if old == new:
+            continue
+        a, b = show(old), show(new)
+        out.append(f"{key} {a} -> {b}" if a is not None and b is not None else f"{key} changed")
+    return out
 
 
 def _cell_stem(method: str, bits: int) -> str:
@@ -143,9 +259,20 @@ def _cell_stem(method: str, bits: int) -> str:
 def load_cell(cells_dir: Path, method: str, bits: int, settings: dict[str, Any]) -> CellResult | None:
     """The stored cell if it exists, parses, is complete and was computed with ``settings``; else None (with a warning
     saying why a file that exists is not reused)."""
-    path = cells_dir / f"{_cell_stem(method, bits)}.json"
+    cell, reason = stored_cell(cells_dir, method, bits, settings)
+    if reason is not None:
+        warnings.warn(reason, stacklevel=2)
+    return cell
+
+
+def stored_cell(
+    cells_dir: Path, method: str, bits: int, settings: dict[str, Any]
+) -> tuple[CellResult | None, str | None]:
+    """(cell, None) for a reusable stored cell; (None, reason) when a stored file is not reused; (None, None) when
+    there is none."""
+    path = Path(cells_dir) / f"{_cell_stem(method, bits)}.json"
     if not path.exists():
-        return None
+        return None, None
     try:
         rec = json.loads(path.read_text())
         if rec.get("format") != CELL_FORMAT:
@@ -157,11 +284,10 @@ def load_cell(cells_dir: Path, method: str, bits: int, settings: dict[str, Any])
         if not isinstance(acc, int | float) or not 0.0 <= acc <= 1.0:
             raise ValueError(f"knn_acc {acc!r} is not a fraction")
     except (ValueError, AttributeError, TypeError) as err:
-        warnings.warn(f"cell file {path} is unreadable ({err}); recomputing it", stacklevel=2)
-        return None
+        return None, f"cell file {path} is unreadable ({err}); recomputing it"
     if rec.get("settings") != settings:
-        warnings.warn(f"cell file {path} was computed with other settings; recomputing it", stacklevel=2)
-        return None
+        diff = settings_difference(rec.get("settings") or {}, settings)
+        return None, f"cell file {path} was computed with other settings ({'; '.join(diff)}); recomputing it"
     cell = CellResult(
         method=rec["method"],
         bits=int(rec["bits"]),
@@ -175,8 +301,10 @@ def load_cell(cells_dir: Path, method: str, bits: int, settings: dict[str, Any])
         model_config=rec.get("model_config", {}),
         finished_utc=rec.get("finished_utc", ""),
         hardware=rec.get("hardware", ""),
+        best_epoch=int(rec.get("best_epoch", -1)),
+        fit_seconds=float(rec.get("fit_seconds", float("nan"))),
     )
-    codes_path = cells_dir / f"{_cell_stem(method, bits)}.codes.npz"
+    codes_path = Path(cells_dir) / f"{_cell_stem(method, bits)}.codes.npz"
     if codes_path.exists():
         try:
             with np.load(codes_path) as z:
@@ -186,7 +314,7 @@ def load_cell(cells_dir: Path, method: str, bits: int, settings: dict[str, Any])
             warnings.warn(
                 f"codes file {codes_path} unreadable ({err}); Hamming plots skip this cell", stacklevel=2
             )
-    return cell
+    return cell, None
 
 
 def _write_cell(cells_dir: Path, cell: CellResult) -> None:
@@ -216,7 +344,6 @@ def warm_up(embeddings: Any, seed: int = 0) -> None:
     if _WARMED_UP:
         return
     from hashlab import experiment
-    from hashlab.data import EmbeddingDataModule
 
     sizes = [
         min(n, len(getattr(embeddings, s).labels)) for n, s in ((256, "train"), (64, "val"), (64, "test"))
@@ -230,17 +357,18 @@ def warm_up(embeddings: Any, seed: int = 0) -> None:
         epochs=1,
         hidden=(32,),
     )
+    from hashlab.data import EmbeddingDataModule
+
     model = experiment.build_model(config, small)
-    experiment.fit(
-        model, EmbeddingDataModule(small, batch_size=64, seed=seed, val_db_size=256), 1, progress=False
-    )
+    datamodule = EmbeddingDataModule(small, batch_size=64, seed=seed, val_db_size=256)
+    experiment.fit(model, datamodule, config.training, epochs=1, progress=False)
     _WARMED_UP = True
 
 
 def compute_cell(embeddings: Any, settings: dict[str, Any], progress: bool = False) -> CellResult:
     """Train one (method, bits) head with ``experiment.run`` and evaluate it (test queries vs train database)."""
     from hashlab import experiment
-    from hashlab.plots import hardware_info
+    from hashlab.hardware import hardware_info
 
     config = experiment.ExperimentConfig(
         dataset=settings["dataset"],
@@ -255,9 +383,12 @@ def compute_cell(embeddings: Any, settings: dict[str, Any], progress: bool = Fal
         loss_kwargs=dict(settings["loss_kwargs"]),
         knn_k=settings["knn_k"],
         map_k=settings["map_k"],
+        weight_decay=settings["weight_decay"],
+        val_db_size=settings["val_db_size"],
         subsample=None,  # the embeddings handed over are already subsampled
     )
-    result = experiment.run(config, embeddings=embeddings, progress=progress)
+    timer = TrainingTimer()
+    result = experiment.run(config, embeddings=embeddings, callbacks=[timer], progress=progress)
     test_codes, train_codes = np.asarray(result.codes["test"]), np.asarray(result.codes["train"])
     test_labels, train_labels = np.asarray(result.labels["test"]), np.asarray(result.labels["train"])
     n_classes = len(result.class_names)
@@ -271,13 +402,15 @@ def compute_cell(embeddings: Any, settings: dict[str, Any], progress: bool = Fal
         settings=settings,
         metrics=_jsonable(dict(result.metrics)),
         val_metrics=_jsonable(dict(result.val_metrics or {})),
-        train_seconds=float(result.train_seconds),
+        train_seconds=float(timer.seconds),
         confusion=confusion.tolist(),
         history=_jsonable(list(result.history or [])),
         class_names=[str(c) for c in result.class_names],
         model_config=_jsonable(dict(model_config)),
         finished_utc=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         hardware=hardware_info(),
+        best_epoch=int(result.best_epoch),
+        fit_seconds=float(result.train_seconds),
         codes=test_codes.astype(np.int8),
         labels=test_labels,
         result=result,
@@ -285,10 +418,9 @@ def compute_cell(embeddings: Any, settings: dict[str, Any], progress: bool = Fal
 
 
 def _remove_stale_temporaries(folder: Path) -> None:
-    """Temporary files left by a killed process (``atomic_write`` names them ``.<name>.<random>.tmp<suffix>``)."""
-    if folder.is_dir():
-        for tmp in folder.glob(".*.tmp*"):
-            tmp.unlink(missing_ok=True)
+    """Temporary files hashlab's ``atomic_write`` left behind in ``folder`` when its process was killed; nothing
+    else (``hashlab.files.remove_own_temporaries``)."""
+    remove_own_temporaries(folder)
 
 
 def run_grid(
@@ -306,47 +438,80 @@ def run_grid(
     knn_k: int = THESIS_KNN_K,
     map_k: int | None = 100,
     subsample: Sequence[int] | None = None,
+    weight_decay: float | None = None,
+    val_db_size: int | None | str = "default",
     progress: bool = False,
+    bar: bool = False,
+    log: Callable[[str], None] | None = None,
     on_cell: Callable[[CellResult, bool], None] | None = None,
 ) -> dict[tuple[str, int], CellResult]:
     """Train and evaluate every method x code length on ``embeddings`` (already subsampled if wanted).
 
-    With ``cells_dir`` each finished cell is stored there and reused on the next call (same settings only).
-    ``loss_kwargs`` maps a method name to its loss hyperparameters. ``on_cell(cell, reused)`` is called after each
-    cell. Returns ``{(method, bits): CellResult}`` in grid order.
+    With ``cells_dir`` each finished cell is stored there and reused on the next call (same settings only; a stored
+    cell that is not reused is reported through ``log``, or as a warning without it). ``cells_dir`` is locked for
+    the call: a second process on the same folder is refused. ``loss_kwargs`` maps a method name to its loss
+    hyperparameters. ``bar`` shows one progress bar over the grid (cells done, current cell, elapsed, estimate
+    left); ``progress`` shows Lightning's per-epoch bars. ``on_cell(cell, reused)`` is called after each cell.
+    Returns ``{(method, bits): CellResult}`` in grid order.
     """
+    from tqdm.auto import tqdm
+
     folder = Path(cells_dir) if cells_dir is not None else None
-    if folder is not None:
-        folder.mkdir(parents=True, exist_ok=True)
-        _remove_stale_temporaries(folder)
+    lock = lock_folder(folder, "hashlab run using these cells") if folder is not None else _no_lock()
+    grid = [(m, int(b)) for m in methods for b in bits]
     out: dict[tuple[str, int], CellResult] = {}
-    for method in methods:
-        for b in bits:
-            settings = cell_settings(
-                embeddings,
-                method,
-                int(b),
-                epochs=epochs,
-                batch_size=batch_size,
-                lr=lr,
-                hidden=hidden,
-                seed=seed,
-                loss_kwargs=(loss_kwargs or {}).get(method),
-                knn_k=knn_k,
-                map_k=map_k,
-                subsample=subsample,
-            )
-            cell = load_cell(folder, method, int(b), settings) if folder is not None else None
-            reused = cell is not None
-            if cell is None:
-                warm_up(embeddings, seed)
-                cell = compute_cell(embeddings, settings, progress=progress)
-                if folder is not None:
-                    _write_cell(folder, cell)
-            out[(method, int(b))] = cell
-            if on_cell is not None:
-                on_cell(cell, reused)
+    with lock:
+        if folder is not None:
+            remove_own_temporaries(folder)
+        with tqdm(total=len(grid), desc="grid", unit="cell", disable=not bar, dynamic_ncols=True) as pbar:
+
+            def report(message: str) -> None:
+                if log is None:
+                    warnings.warn(message, stacklevel=3)
+                else:
+                    with tqdm.external_write_mode():
+                        log(message)
+
+            for method, b in grid:
+                pbar.set_description(f"{method} {b} bits")
+                settings = cell_settings(
+                    embeddings,
+                    method,
+                    b,
+                    epochs=epochs,
+                    batch_size=batch_size,
+                    lr=lr,
+                    hidden=hidden,
+                    seed=seed,
+                    loss_kwargs=(loss_kwargs or {}).get(method),
+                    knn_k=knn_k,
+                    map_k=map_k,
+                    subsample=subsample,
+                    weight_decay=weight_decay,
+                    val_db_size=val_db_size,
+                )
+                cell, reason = (
+                    stored_cell(folder, method, b, settings) if folder is not None else (None, None)
+                )
+                if reason is not None:
+                    report(reason)
+                reused = cell is not None
+                if cell is None:
+                    warm_up(embeddings, seed)
+                    cell = compute_cell(embeddings, settings, progress=progress)
+                    if folder is not None:
+                        _write_cell(folder, cell)
+                out[(method, b)] = cell
+                pbar.update(1)
+                if on_cell is not None:
+                    with tqdm.external_write_mode():
+                        on_cell(cell, reused)
     return out
+
+
+@contextlib.contextmanager
+def _no_lock() -> Any:
+    yield None
 
 
 def grid_frame(cells: dict[tuple[str, int], CellResult]) -> pd.DataFrame:
@@ -363,5 +528,6 @@ def grid_frame(cells: dict[tuple[str, int], CellResult]) -> pd.DataFrame:
         row.update({f"val_{k}": v for k, v in cell.val_metrics.items() if not str(k).startswith("val_")})
         row.update({k: v for k, v in cell.val_metrics.items() if str(k).startswith("val_")})
         row["train_seconds"] = cell.train_seconds
+        row["best_epoch"] = cell.best_epoch
         rows.append(row)
     return pd.DataFrame(rows)

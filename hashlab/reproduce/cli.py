@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from hashlab.config import figures_dir
+from hashlab.files import check_output_dir
 from hashlab.reproduce.presets import FAST_SETTINGS, FULL_BITS
 from hashlab.reproduce.protocol import reproduce
 
@@ -38,12 +40,24 @@ def add_reproduce_arguments(parser: argparse.ArgumentParser) -> argparse.Argumen
     parser.add_argument("--size", type=int, default=28, help="image size the embeddings are computed from")
     parser.add_argument("--map-k", type=int, default=100, help="cut-off of mAP@k (0: whole database only)")
     parser.add_argument("--no-figures", action="store_true", help="tables and assumptions only")
-    parser.add_argument("--progress", action="store_true", help="show Lightning progress bars")
+    parser.add_argument(
+        "--progress", action="store_true", help="also show Lightning's per-epoch progress bars"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar over the grid")
+    parser.add_argument(
+        "--force-restart",
+        action="store_true",
+        help="run in an --out folder that holds a run with other settings (cells that differ are recomputed)",
+    )
     return parser
 
 
 def run_reproduce(args: argparse.Namespace) -> int:
     """Run ``reproduce`` from parsed arguments; print where the results are. Returns the exit status (0)."""
+    if os.environ.get("HASHLAB_DATA_DIR"):
+        check_output_dir(os.environ["HASHLAB_DATA_DIR"], "HASHLAB_DATA_DIR")
+    if args.out:
+        check_output_dir(args.out, "--out")
     fast = bool(args.fast)
     dataset = args.dataset or (FAST_SETTINGS["dataset"] if fast else "pathmnist")
     backbone = args.backbone or (FAST_SETTINGS["backbone"] if fast else "vit_b_16")
@@ -66,6 +80,8 @@ def run_reproduce(args: argparse.Namespace) -> int:
         map_k=args.map_k or None,
         figures=not args.no_figures,
         progress=args.progress,
+        bar=not getattr(args, "no_progress", False),
+        force_restart=getattr(args, "force_restart", False),
         log=print,
     )
     print(

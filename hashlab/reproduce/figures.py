@@ -36,13 +36,13 @@ def raw_confusion_figure(
     save: Any = None,
 ) -> Any:
     """Figs. 18/19 analogue: confusion matrix of raw-embedding Euclidean KNN, test queries vs train database."""
-    from hashlab import plots
+    from hashlab import viz
 
     n = _fig_number({"cifar10": 18, "pathmnist": 19}, dataset).replace("_", "/")
     title = (
         f"Confusion Matrix (Fig. {n} analogue): raw-embedding KNN k={k}, {dataset} / {backbone}, test queries"
     )
-    return plots.confusion_matrix_plot(confusion, class_names, title=title, save=save)
+    return viz.plot_confusion_matrix(confusion, class_names, title=title, save=save)
 
 
 def accuracy_vs_bits_figure(
@@ -56,7 +56,7 @@ def accuracy_vs_bits_figure(
     """Figs. 20/21 (pairwise, ``table=5``) or 26/27 (triplet, ``table=6``) analogue: Hamming KNN accuracy (%) vs
     bits, one line per method, raw-embedding KNN as a horizontal line, the thesis's values dashed when the dataset
     is one of the thesis's."""
-    from hashlab import plots
+    from hashlab import viz
 
     family, numbers = _FAMILIES[table]
     frame = grid_frame(cells)
@@ -72,7 +72,7 @@ def accuracy_vs_bits_figure(
         if m in set(sub["method"])
     ]
     num = _fig_number(numbers, dataset).replace("_", "/")
-    return plots.metric_vs_bits(
+    return viz.plot_metric_vs_bits(
         sub.assign(method=sub["label"]),
         metric="knn_acc",
         baseline=raw_acc,
@@ -86,28 +86,28 @@ def accuracy_vs_bits_figure(
 
 def method_confusion_figure(cell: CellResult, dataset: str, backbone: str, save: Any = None) -> Any:
     """Figs. 22-25, 28, 29 analogue: confusion matrix of Hamming KNN (k=7) for one method and code length."""
-    from hashlab import plots
+    from hashlab import viz
 
     shown = [f for f in thesis.thesis_figures() if f["kind"] == "confusion" and f["method"] == cell.method]
     ref = f" (thesis Fig. {shown[0]['number']}: {shown[0]['dataset']})" if shown else ""
     title = (
         f"Confusion Matrix: {thesis.method_label(cell.method)} {cell.bits} bits, {dataset} / {backbone}{ref}"
     )
-    return plots.confusion_matrix_plot(np.asarray(cell.confusion), cell.class_names, title=title, save=save)
+    return viz.plot_confusion_matrix(np.asarray(cell.confusion), cell.class_names, title=title, save=save)
 
 
 def training_cost_figure(
     cells: dict[tuple[str, int], CellResult], dataset: str, backbone: str, hardware: str, save: Any = None
 ) -> Any:
     """Fig. 30 analogue: training wall-clock seconds vs bits for DNNH, DSH-GAN and TCL (the thesis gives no numbers)."""
-    from hashlab import plots
+    from hashlab import viz
 
     frame = grid_frame(cells)
     short = "; ".join(p for p in hardware.split("; ") if p.startswith(("CPU", "CUDA")) or "cores" in p)
     timed = frame[frame["method"].isin(TIMED_METHODS)]
     if timed.empty:
         raise ValueError(f"none of the timed methods {list(TIMED_METHODS)} is in the grid")
-    return plots.metric_vs_bits(
+    return viz.plot_metric_vs_bits(
         timed.assign(method=timed["label"]),
         metric="train_seconds",
         ylabel="training wall-clock time (s)",
@@ -130,7 +130,7 @@ def write_figures(
     """Every result figure as PNG under ``out`` (file names start with the thesis figure they stand for)."""
     import matplotlib.pyplot as plt
 
-    from hashlab import plots
+    from hashlab import viz
 
     written: dict[str, str] = {}
 
@@ -144,7 +144,7 @@ def write_figures(
         keep(
             "fig17",
             f"fig17_class_samples_{dataset}.png",
-            lambda p: plots.class_sample_grid(
+            lambda p: viz.plot_class_samples(
                 bundle, per_class=6, title=f"Fig. 17 analogue: {dataset}", save=p
             ),
         )
@@ -182,7 +182,7 @@ def write_figures(
         keep(
             "extra_map",
             f"extra_map_vs_bits_{dataset}.png",
-            lambda p: plots.metric_vs_bits(
+            lambda p: viz.plot_metric_vs_bits(
                 frame.assign(method=frame["label"]),
                 metric="map",
                 title=f"mAP vs code length (not in the thesis), {dataset} / {backbone}, test queries",
@@ -194,7 +194,7 @@ def write_figures(
             keep(
                 f"extra_hamming_{method}",
                 f"extra_hamming_{method}_{top}bits_{dataset}.png",
-                lambda p, c=cell: plots.hamming_distance_histogram(
+                lambda p, c=cell: viz.plot_hamming_histogram(
                     c.codes,
                     c.labels,
                     title=f"Hamming distances, {thesis.method_label(c.method)} {top} bits, {dataset} test split",

@@ -1,8 +1,15 @@
-"""``reproduce()``: the whole protocol in one call (baseline, grid, tables, figures, assumptions, README)."""
+"""``reproduce()``: the whole protocol in one call (baseline, grid, tables, figures, assumptions, README).
+
+The output folder is locked for the run (a second concurrent run is refused), marked ``INCOMPLETE`` (a file, and a
+banner on an existing README) until every output is written, and records the run's settings in ``hashlab-run.json``:
+resuming in a folder whose recorded settings differ is refused with the differing settings named, unless
+``force_restart``."""
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
+import os
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -12,9 +19,10 @@ from typing import Any
 import pandas as pd
 
 from hashlab import thesis
-from hashlab.config import atomic_write
+from hashlab.errors import UserError
+from hashlab.files import atomic_write, check_output_dir, lock_folder, remove_own_temporaries
 from hashlab.reproduce.baseline import knn_confusion, raw_knn_baseline
-from hashlab.reproduce.cells import CellResult, _remove_stale_temporaries, grid_frame, run_grid
+from hashlab.reproduce.cells import CellResult, _jsonable, grid_frame, run_grid, settings_difference
 from hashlab.reproduce.figures import write_figures
 from hashlab.reproduce.presets import (
     FAST_SETTINGS,
@@ -34,6 +42,62 @@ from hashlab.reproduce.tables import (
     thesis_dataset_for,
     to_markdown,
 )
+
+RUN_RECORD = "hashlab-run.json"
+INCOMPLETE = "INCOMPLETE"
+_BANNER = "> **INCOMPLETE**"
+
+
+class SettingsChangedError(UserError):
+    """The output folder holds a run made with other settings."""
+
+
+def _check_resume(out: Path, run_settings: dict[str, Any], force_restart: bool) -> dict[str, Any] | None:
+    """The folder's previous run record, after refusing (unless ``force_restart``) one with other settings."""
+    path = out / RUN_RECORD
+    if not path.exists():
+        return None
+    try:
+        previous = json.loads(path.read_text())
+        old = previous["settings"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # unreadable record: the cells' own settings still decide what is reused
+    diff = settings_difference(old, run_settings)
+    if diff and not force_restart:
+        state = "an unfinished" if previous.get("state") != "finished" else "a finished"
+        raise SettingsChangedError(
+            f"{out} holds {state} run made with other settings ({'; '.join(diff)}); use a new --out folder, or "
+            "--force-restart (force_restart=True) to recompute here"
+        )
+    return previous
+
+
+def _mark_incomplete(out: Path, run_settings: dict[str, Any], started: str) -> None:
+    """Record the run (state 'running'), write ``INCOMPLETE`` and put a banner on an existing README."""
+    record = {"state": "running", "pid": os.getpid(), "started_utc": started, "settings": run_settings}
+    with atomic_write(out / RUN_RECORD) as tmp:
+        tmp.write_text(json.dumps(record, indent=1))
+    text = (
+        f"A hashlab reproduce run (pid {os.getpid()}, started {started} UTC) is writing this folder, or was "
+        "interrupted: tables, figures, README and assumptions.json may come from different runs until it finishes. "
+        "Rerun the same command to finish it.\n"
+    )
+    with atomic_write(out / INCOMPLETE) as tmp:
+        tmp.write_text(text)
+    readme = out / "README.md"
+    if readme.exists():
+        old = readme.read_text()
+        if not old.startswith(_BANNER):
+            with atomic_write(readme) as tmp:
+                tmp.write_text(f"{_BANNER}: {text}\n{old}")
+
+
+def _mark_finished(out: Path, run_settings: dict[str, Any], started: str) -> None:
+    finished = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+    record = {"state": "finished", "started_utc": started, "finished_utc": finished, "settings": run_settings}
+    with atomic_write(out / RUN_RECORD) as tmp:
+        tmp.write_text(json.dumps(record, indent=1))
+    (out / INCOMPLETE).unlink(missing_ok=True)
 
 
 def _readme(
@@ -96,21 +160,33 @@ def reproduce(
     knn_k: int = THESIS_KNN_K,
     map_k: int | None = 100,
     loss_kwargs: dict[str, dict[str, Any]] | None = None,
+    weight_decay: float | None = None,
+    val_db_size: int | None | str = "default",
     figures: bool = True,
     progress: bool = False,
+    bar: bool = True,
+    force_restart: bool = False,
     log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Run the thesis protocol on ``dataset`` / ``backbone`` and write tables, figures and assumptions to ``out_dir``.
 
     ``methods`` defaults to ``hashlab.losses.THESIS_METHODS``, ``bits`` to (12, 24, 36, 48) (``--fast``: 12, 24, 48). ``fast=True`` uses ``FAST_SETTINGS`` for every knob
     left at None (epochs, batch size, lr, head, subsample); ``epochs`` etc. override either preset. Finished grid
-    cells in ``out_dir/cells`` are reused. Returns a dict with ``tables`` ({3,4,5,6: DataFrame}), ``baseline``,
+    cells in ``out_dir/cells`` are reused when every setting that made them matches (else recomputed, the reason
+    logged). ``weight_decay`` and ``val_db_size`` default to ``ExperimentConfig``'s. ``bar`` shows one progress bar
+    over the grid, ``progress`` Lightning's per-epoch bars. The folder is locked, marked ``INCOMPLETE`` until done,
+    and a rerun with other settings is refused (``SettingsChangedError`` naming them) unless ``force_restart``.
+    Returns a dict with ``tables`` ({3,4,5,6: DataFrame}), ``baseline``,
     ``cells``, ``figures`` (name -> path), ``assumptions``, ``computed`` and ``reused`` (cell counts) and ``out_dir``.
     """
     preset = FAST_SETTINGS if fast else FULL_SETTINGS
     methods = list(methods) if methods is not None else _thesis_methods()
     bits = [int(b) for b in (bits if bits is not None else preset.get("bits", FULL_BITS))]
     check_choices(dataset, backbone, methods, bits)
+    out = check_output_dir(out_dir, "--out")
+    from hashlab.experiment import ExperimentConfig
+
+    defaults = ExperimentConfig()
     settings = {
         "epochs": int(epochs if epochs is not None else preset["epochs"]),
         "batch_size": int(batch_size if batch_size is not None else preset["batch_size"]),
@@ -121,21 +197,58 @@ def reproduce(
         "knn_k": int(knn_k),
         "map_k": map_k,
         "loss_kwargs": loss_kwargs or {},
+        "weight_decay": float(defaults.weight_decay if weight_decay is None else weight_decay),
+        "val_db_size": defaults.val_db_size if val_db_size == "default" else val_db_size,
     }
+    run_settings = _jsonable({"dataset": dataset, "backbone": backbone, "size": int(size), **settings})
     say = log or (lambda _msg: None)
+    with lock_folder(out, "hashlab reproduce run"):
+        previous = _check_resume(out, run_settings, force_restart)
+        if previous is not None and previous.get("state") != "finished":
+            say(f"resuming the unfinished run in {out} (started {previous.get('started_utc', '?')} UTC)")
+        remove_own_temporaries(out)
+        started_utc = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+        _mark_incomplete(out, run_settings, started_utc)
+        result = _reproduce_locked(
+            dataset, backbone, out, methods, bits, fast, settings, size, figures, progress, bar, say, log
+        )
+        _mark_finished(out, run_settings, started_utc)
+    return result
+
+
+def _reproduce_locked(
+    dataset: str,
+    backbone: str,
+    out: Path,
+    methods: list[str],
+    bits: list[int],
+    fast: bool,
+    settings: dict[str, Any],
+    size: int,
+    figures: bool,
+    progress: bool,
+    bar: bool,
+    say: Callable[[str], None],
+    log: Callable[[str], None] | None,
+) -> dict[str, Any]:
+    """The work of :func:`reproduce` once the folder is locked and marked incomplete."""
     started = time.perf_counter()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temporaries(out)
+    seed, knn_k, map_k = settings["seed"], settings["knn_k"], settings["map_k"]
 
     from hashlab.features import get_embeddings
-    from hashlab.plots import hardware_info
+    from hashlab.hardware import hardware_info
 
     say(f"embeddings: {dataset} / {backbone} (cached)")
     emb = get_embeddings(dataset, backbone, size=size)
     if settings["subsample"]:
         n_tr, n_va, n_te = settings["subsample"]
         emb = emb.subsample(n_tr, n_va, n_te, seed=seed)
+    n_database = len(emb.train.labels)
+    if map_k is not None and map_k > n_database:
+        say(
+            f"note: --map-k {map_k} exceeds the {n_database}-item training database (the database of every "
+            f"query): mAP@k ranks all {n_database} items"
+        )
     hardware = hardware_info()
 
     say("raw-embedding KNN baseline (Tables 3-4)")
@@ -167,7 +280,11 @@ def reproduce(
         knn_k=knn_k,
         map_k=map_k,
         subsample=settings["subsample"],
+        weight_decay=settings["weight_decay"],
+        val_db_size=settings["val_db_size"],
         progress=progress,
+        bar=bar,
+        log=log,
         on_cell=_progress,
     )
 

@@ -4,12 +4,38 @@ hardware and package versions."""
 from __future__ import annotations
 
 import platform
+import subprocess
 from typing import Any
 
 import numpy as np
 
-from hashlab.reproduce.cells import CellResult, _jsonable
+from hashlab.reproduce.cells import (
+    SELECTION_METRIC,
+    CellResult,
+    _jsonable,
+    code_version,
+    embeddings_fingerprint,
+)
 from hashlab.reproduce.presets import SWEEP_KS
+
+
+def git_commit() -> dict[str, Any]:
+    """The commit of the source checkout hashlab runs from, and whether its tracked files differ from it
+    (``None`` values outside a git checkout, e.g. an installed wheel)."""
+    from hashlab.config import REPO_ROOT
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(
+                ["git", "-C", str(REPO_ROOT), *args], capture_output=True, text=True, timeout=10, check=True
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip()
+
+    commit = git("rev-parse", "HEAD") if (REPO_ROOT / ".git").exists() else None
+    dirty = git("status", "--porcelain", "--untracked-files=no", "--", "hashlab") if commit else None
+    return {"commit": commit, "hashlab_sources_modified": None if dirty is None else bool(dirty)}
 
 
 def _versions() -> dict[str, str]:
@@ -19,6 +45,7 @@ def _versions() -> dict[str, str]:
     for pkg in (
         "hashlab",
         "torch",
+        "torchvision",
         "pytorch-lightning",
         "torchmetrics",
         "numpy",
@@ -43,6 +70,8 @@ def assumptions(
 ) -> dict[str, Any]:
     """Every choice the thesis leaves open, as made by this run."""
     model_config = next((c.model_config for c in cells.values() if c.model_config), {})
+    per_cell = {f"{m}_{b}": c for (m, b), c in cells.items()}
+    val_db = settings.get("val_db_size")
     return _jsonable(
         {
             "encoder": {
@@ -61,6 +90,7 @@ def assumptions(
                     int(len(getattr(embeddings, s).labels)) for s in ("train", "val", "test")
                 ],
                 "subsample": settings.get("subsample"),
+                "embeddings_fingerprint": embeddings_fingerprint(embeddings),
                 "protocol": "queries = test split, database = train split; model selection (checkpoint on val_map) "
                 "on the validation split only; Table 3's k sweep reported on val and test (the thesis does not say which)",
             },
@@ -81,19 +111,33 @@ def assumptions(
             "optimiser": {
                 "name": "Adam (hashlab.module.HashingModule)",
                 "lr": settings["lr"],
+                "weight_decay": settings.get("weight_decay"),
                 "batch_size": settings["batch_size"],
             },
+            "selection": {
+                "metric": SELECTION_METRIC,
+                "mode": "max: the epoch with the highest value is kept",
+                "queries": "the validation split",
+                "database": "all training items"
+                if val_db is None
+                else f"a fixed, seeded subsample of {val_db} training items (all of them when fewer)",
+                "val_db_size": val_db,
+            },
+            "chosen_epoch": {k: c.best_epoch for k, c in per_cell.items()},
+            "loss_hparams": {k: c.settings.get("loss_hparams") for k, c in per_cell.items()},
             "epochs": settings["epochs"],
             "seed": settings["seed"],
             "loss_kwargs": settings.get("loss_kwargs")
-            or "library defaults of hashlab.losses (see each loss's docstring)",
+            or "none given: library defaults of hashlab.losses (actual values in loss_hparams)",
             "map_k": settings["map_k"],
             "hashnet_continuation": "HashNetContinuation callback, beta_t = (1 + epoch)^0.5 (set per epoch)",
-            "fig30_timing": "train_seconds of experiment.run (wall clock of the whole Lightning fit, per-epoch "
-            "validation included, one run per cell, after one untimed warm-up fit per process); the thesis gives no "
-            "numbers, no dataset and no hardware for Fig. 30",
+            "fig30_timing": "train_seconds: wall clock of the training epochs alone (validation passes and "
+            "checkpointing excluded; the whole fit is fit_seconds in each cell file), one run per cell, after one "
+            "untimed warm-up fit per process; a reused cell was computed with the same code version on the same "
+            "hardware; the thesis gives no numbers, no dataset and no hardware for Fig. 30",
             "hardware": hardware,
             "versions": _versions(),
+            "code": {"version": code_version(), **git_commit()},
             "thesis_gaps": [
                 "hash-head architecture, optimiser, learning rate, epochs, batch size, seeds and runs are not stated",
                 "per-method loss weights and margins not stated except TCL m=5, lambda=0.01",

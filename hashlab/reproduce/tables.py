@@ -141,10 +141,10 @@ def _write_table(
 
 
 def ours_vs_thesis(table: int, cells: dict[tuple[str, int], CellResult], dataset: str) -> pd.DataFrame:
-    """Table 5 or 6 side by side (``hashlab.plots.thesis_vs_ours_table`` layout): thesis (%) / ours (%) / delta per
+    """Table 5 or 6 side by side (``hashlab.viz.thesis_vs_ours_table`` layout): thesis (%) / ours (%) / delta per
     bit length we ran, methods as rows. For a non-thesis dataset the thesis column is PathMNIST's, for reference
     only, and the deltas are left empty."""
-    from hashlab import plots
+    from hashlab import viz
 
     ref = thesis_dataset_for(dataset) or "pathmnist"
     wide = thesis.thesis_wide(table, ref)
@@ -154,7 +154,7 @@ def ours_vs_thesis(table: int, cells: dict[tuple[str, int], CellResult], dataset
     ours = ours[ours["method"].isin(wide.index)].pivot(index="method", columns="bits", values="acc")
     wide = wide.loc[[m for m in wide.index if m in ours.index]]
     columns = sorted(ours.columns)  # the code lengths we ran
-    side = plots.thesis_vs_ours_table(
+    side = viz.thesis_vs_ours_table(
         ours.reindex(columns=columns), wide.reindex(columns=columns), styled=False
     )
     if thesis_dataset_for(dataset) is None:  # other datasets: a difference would not be a reproduction error
