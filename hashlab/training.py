@@ -26,7 +26,7 @@ from pytorch_lightning.callbacks import Callback, ModelCheckpoint
 from hashlab.config import torch_threads
 from hashlab.settings import TrainingConfig
 
-__all__ = ["FitResult", "History", "build_trainer", "check_resources", "fit", "quiet_lightning"]
+__all__ = ["FitResult", "History", "build_trainer", "check_resources", "fit", "fit_arrays", "quiet_lightning"]
 
 
 class FitResult(NamedTuple):
@@ -190,3 +190,43 @@ def fit(
             scores = [row.get(monitor, -np.inf) for row in history.history]
             best_epoch = int(np.argmax(scores))
     return FitResult(history.history, seconds, best_epoch)
+
+
+def fit_arrays(
+    model: pl.LightningModule,
+    features: np.ndarray,
+    labels: np.ndarray,
+    training: TrainingConfig,
+    *,
+    epochs: int | None = None,
+    callbacks: Sequence[Callback] = (),
+    progress: bool = False,
+    class_names: Sequence[str] | None = None,
+) -> FitResult:
+    """:func:`fit` without validation on in-memory ``(features, labels)`` (continual updates, federated clients).
+
+    Batches are drawn exactly as :class:`~hashlab.data.EmbeddingDataModule` draws them (seeded by
+    ``training.seed``); a batch never exceeds the number of items. The last epoch's weights are kept.
+    """
+    from hashlab.data import EmbeddingDataModule
+    from hashlab.features import EmbeddingSet, FeatureSplit
+
+    features, labels = np.asarray(features), np.asarray(labels)
+    if len(features) == 0:
+        raise ValueError("no training items to fit on")
+    n_cls = int(np.max(labels)) + 1 if labels.ndim == 1 else labels.shape[1]
+    names = list(class_names) if class_names is not None else [str(c) for c in range(n_cls)]
+    split = FeatureSplit(features, labels)
+    data = EmbeddingSet("arrays", "given", split, split, split, class_names=names)
+    datamodule = EmbeddingDataModule(
+        data, batch_size=min(training.batch_size, len(features)), seed=training.seed, val_db_size=None
+    )
+    return fit(
+        model,
+        datamodule,
+        training,
+        epochs=epochs,
+        callbacks=callbacks,
+        progress=progress,
+        select_on_val=False,
+    )

@@ -2,7 +2,7 @@
 
 :func:`train_base` trains the model on task 0 (shared by every strategy, so they start from the same codes).
 :func:`run_stream` then, for each later task: asks the strategy for an :class:`UpdatePlan`, trains it with
-Lightning (``hashlab.experiment.fit``: the same loop as every other hashlab run), measures code stability (how many
+Lightning (``hashlab.training.fit_arrays``: the same loop as every other hashlab run), measures code stability (how many
 stored codes the updated model would change), back-fills the :class:`VersionedIndex` (swap only after success),
 and evaluates the row ``R[t, :]`` of the mAP matrix - queries = test items of each task, database = the stored
 codes of every training item seen so far (hashlab's protocol: database = train split, queries = test split).
@@ -25,6 +25,8 @@ from hashlab.continual.stream import ClassIncrementalStream, Task
 from hashlab.continual.versioned_index import SwapReport, VersionedIndex, check_model_bits
 from hashlab.metrics import mean_average_precision
 from hashlab.module import HashingModule
+from hashlab.settings import ExperimentConfig, preset
+from hashlab.training import fit_arrays
 
 __all__ = [
     "BaseModel",
@@ -37,24 +39,49 @@ __all__ = [
 ]
 
 
+_PRESET = preset("continual").to_dict()
+
+
 @dataclass
 class ContinualConfig:
-    """Model and training settings shared by every update (equal epochs for every strategy)."""
+    """Model and training settings shared by every update (equal epochs for every strategy).
 
-    bits: int = 32
-    method: str = "dpsh"
-    hidden: tuple[int, ...] = (256,)
-    epochs: int = 20
-    batch_size: int = 64
-    lr: float = 1e-3
-    weight_decay: float = 1e-5
-    seed: int = 0
+    Defaults are the ``continual`` preset of :mod:`hashlab.settings` (one place decides them).
+    """
+
+    bits: int = _PRESET["bits"]
+    method: str = _PRESET["method"]
+    hidden: tuple[int, ...] = _PRESET["hidden"]
+    epochs: int = _PRESET["epochs"]
+    batch_size: int = _PRESET["batch_size"]
+    lr: float = _PRESET["lr"]
+    weight_decay: float = _PRESET["weight_decay"]
+    seed: int = _PRESET["seed"]
     loss_kwargs: dict[str, Any] = field(default_factory=dict)
-    threads: int | None = 1
+    threads: int | None = _PRESET["threads"]
 
     def __post_init__(self) -> None:
-        if self.epochs < 1 or self.batch_size < 2:
-            raise ValueError(f"need epochs >= 1 and batch_size >= 2, got {self.epochs} and {self.batch_size}")
+        if self.batch_size < 2:
+            raise ValueError(
+                f"batch_size must be >= 2 (pairs are formed inside a batch), got {self.batch_size}"
+            )
+        self.experiment()  # validates every setting with the configuration tree's checks
+
+    def experiment(self) -> ExperimentConfig:
+        """These settings as an :class:`~hashlab.settings.ExperimentConfig` (the ``continual`` preset, changed)."""
+        return preset(
+            "continual",
+            bits=self.bits,
+            method=self.method,
+            hidden=tuple(self.hidden),
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+            seed=self.seed,
+            loss_kwargs=dict(self.loss_kwargs),
+            threads=self.threads,
+        )
 
 
 class GradientCounter(pl.Callback):
@@ -70,16 +97,10 @@ class GradientCounter(pl.Callback):
 def _new_module(
     stream: ClassIncrementalStream, config: ContinualConfig, bits: int | None = None
 ) -> HashingModule:
-    return HashingModule(
-        in_dim=stream.in_dim,
-        bits=bits or config.bits,
-        n_classes=stream.n_classes,
-        method=config.method,
-        hidden=config.hidden,
-        lr=config.lr,
-        weight_decay=config.weight_decay,
-        loss_kwargs=config.loss_kwargs,
-    )
+    experiment = config.experiment()
+    if bits is not None:
+        experiment = experiment.replace(bits=bits)
+    return HashingModule.from_config(experiment, in_dim=stream.in_dim, n_classes=stream.n_classes, map_k=None)
 
 
 def _fit(
@@ -91,41 +112,15 @@ def _fit(
     extra=(),
     callbacks=(),
 ) -> UpdateCost:
-    """Train ``model`` on (x, y) with the extra loss terms; returns the training cost."""
-    from hashlab.data import EmbeddingDataModule
-    from hashlab.experiment import fit
-    from hashlab.features import EmbeddingSet, FeatureSplit
-
+    """Train ``model`` on (x, y) with the extra loss terms (no validation: ``val`` is unused); returns the cost."""
     if len(x) == 0:
         raise ValueError("an update has no training items")
-    n_cls = max(int(np.max(y)), int(np.max(val[1]))) + 1
-    emb = EmbeddingSet(
-        "continual",
-        "given",
-        FeatureSplit(x, y),
-        FeatureSplit(*val),
-        FeatureSplit(*val),
-        class_names=[str(c) for c in range(n_cls)],
-    )
-    dm = EmbeddingDataModule(
-        emb, batch_size=min(config.batch_size, len(x)), seed=config.seed, val_db_size=None
-    )
     counter = GradientCounter()
     saved_terms = list(model.extra_loss_terms)
     model.extra_loss_terms = [*saved_terms, *extra]
     model.reset_prepared()  # a new training set: let the loss prepare per-item state again
     try:
-        with torch_threads(config.threads):
-            _, seconds, _ = fit(
-                model,
-                dm,
-                config.epochs,
-                callbacks=[counter, *callbacks],
-                progress=False,
-                select_on_val=False,
-                limit_val_batches=0,
-                enable_checkpointing=False,
-            )
+        _, seconds, _ = fit_arrays(model, x, y, config.experiment().training, callbacks=[counter, *callbacks])
     finally:
         model.extra_loss_terms = saved_terms
     model.eval()
