@@ -12,7 +12,12 @@ points (PathMNIST's train and test sizes). Codes are training-free PCA + random 
 and prints times, ratios to the float reference, kNN accuracy (k=7, majority vote) and agreement with the float
 kNN predictions, plus the fraction of queries where raw faiss returns exactly HammingIndex's ids.
 
-Usage: ``python bench/search.py [--small]`` (``--small``: 9,000 x 700, a few seconds).
+It first measures the cost of exactness: ``HammingIndex.search`` (flat, exact (distance, id) order) against raw
+``faiss.IndexBinaryFlat.search`` (faiss's default heap top-k, arbitrary order among ties) on uniform random codes,
+200,000 x 64 bits, 1,000 queries, k = 100 (issue 14's setting), in alternating runs in one process; it prints the
+median of each and their ratio (goal <= 1.1).
+
+Usage: ``python bench/search.py [--small] [--overhead-only] [--repeats R]`` (``--small``: 9,000 x 700).
 """
 
 from __future__ import annotations
@@ -63,6 +68,34 @@ def timed(fn, *args, **kwargs):
     return out, time.perf_counter() - t0
 
 
+def flat_overhead(n_db: int, n_q: int, bits: int, k: int, repeats: int, seed: int) -> float:
+    """Median time of HammingIndex (flat) over raw faiss IndexBinaryFlat, alternating runs; prints and returns it."""
+    rng = np.random.default_rng(seed)
+    db = to_codes(rng.standard_normal((n_db, bits), dtype=np.float32))
+    q = to_codes(rng.standard_normal((n_q, bits), dtype=np.float32))
+    raw = faiss.IndexBinaryFlat(bits)
+    raw.add(pack_codes(db))
+    packed_q = pack_codes(q)
+    index = HammingIndex(bits)
+    index.add(db)
+    t_raw, t_idx = [], []
+    for _ in range(repeats):
+        (raw_d, _), t = timed(raw.search, packed_q, k)
+        t_raw.append(t)
+        (dist, ids), t = timed(index.search, q, k)
+        t_idx.append(t)
+    assert (raw_d == dist).all(), "HammingIndex distances differ from faiss"
+    key = dist.astype(np.int64) * n_db + ids
+    assert (np.diff(key, axis=1) > 0).all(), "HammingIndex rows are not in (distance, id) order"
+    m_raw, m_idx = float(np.median(t_raw)), float(np.median(t_idx))
+    print(
+        f"exact flat path: {n_db} x {bits}-bit codes, {n_q} queries, k={k}, {repeats} alternating runs: "
+        f"raw faiss IndexBinaryFlat {m_raw:.3f} s, HammingIndex {m_idx:.3f} s (median), "
+        f"ratio {m_idx / m_raw:.2f} (goal <= 1.1); rows in (distance, id) order, distances equal faiss's"
+    )
+    return m_idx / m_raw
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--small", action="store_true", help="9,000 x 700 instead of 90,000 x 7,000")
@@ -71,9 +104,18 @@ def main() -> None:
     parser.add_argument(
         "--threads", type=int, default=1, help="torch and faiss threads (same for all methods)"
     )
+    parser.add_argument(
+        "--repeats", type=int, default=7, help="alternating runs of the exact-path comparison"
+    )
+    parser.add_argument(
+        "--overhead-only", action="store_true", help="only the exact-path overhead measurement"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     faiss.omp_set_num_threads(args.threads)
+    flat_overhead(200_000, 1_000, 64, 100, args.repeats, args.seed)
+    if args.overhead_only:
+        return
     n_db, n_q = (9_000, 700) if args.small else (90_000, 7_000)
     dim, n_classes, k = 768, 9, args.k
     bit_list = [12, 24, 36, 48, 64]
