@@ -15,29 +15,34 @@ Cache (:func:`get_embeddings`): one file per (dataset, image size, backbone, wei
 ``data_dir()/embeddings/{dataset}_{size}px_{backbone}_{weights}_{split}.npz`` holding ``features``, ``labels``,
 (``mean``, ``std`` for pixels), ``meta`` (a JSON string) and ``checksum`` (sha256 over meta and arrays). Files are
 written atomically; a file whose metadata or checksum does not match is rebuilt with a :class:`CacheRebuildWarning`.
-Deep-backbone extraction is resumable: finished chunks are kept under ``data_dir()/embeddings/.partial/…`` and an
-interrupted run continues from the first missing chunk.
+Extraction is a Lightning ``predict`` job (:mod:`hashlab.extraction`): ``accelerator``, ``devices``, ``num_nodes``,
+``strategy`` and ``precision`` place it like a training run (DDP over GPUs and nodes), and every rank saves
+checksummed shards under ``data_dir()/embeddings/.partial/…``, so an interrupted run resumes without recomputing a
+finished shard; the shards are merged in dataset order into the cache above. On one process the features are
+bit-identical to a plain batched loop over the split. ``pixels`` features are computed in-process with numpy unless a
+placement option is given.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
-import shutil
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from hashlab.config import atomic_write, data_dir
-from hashlab.data import SPLITS, DatasetBundle, load_dataset, native_size
+from hashlab.data import SPLITS, DatasetBundle, canonical_dataset_name, load_dataset, native_size
+from hashlab.extraction import array_digest, barrier, checksum, is_rank_zero, model_digest
+
+if TYPE_CHECKING:
+    from hashlab.settings import TrainingConfig
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +53,8 @@ NET_INPUT = 224
 BACKBONE_DIMS = {"vit_b_16": 768, "dinov2_vitb14": 768}
 DINOV2_URL = "https://dl.fbaipublicfiles.com/dinov2/dinov2_vitb14/dinov2_vitb14_pretrain.pth"
 STD_FLOOR = 1e-6
+SHARD_VERSION = 1
+DEFAULT_PRECISION = "32-true"
 
 
 class CacheRebuildWarning(UserWarning):
@@ -187,6 +194,19 @@ def _pixels(images: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray
     return ((flat - mean) / std).astype(np.float32)
 
 
+class PixelFeatures(nn.Module):
+    """The ``pixels`` backbone as a network (for the Lightning job): the same float32 operations as ``_pixels``."""
+
+    def __init__(self, mean: np.ndarray, std: np.ndarray) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.as_tensor(np.asarray(mean, np.float32)))
+        self.register_buffer("std", torch.as_tensor(np.asarray(std, np.float32)))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        flat = images.reshape(len(images), -1).float() / 255.0
+        return (flat - self.mean) / self.std
+
+
 # ---------------------------------------------------------------------------------------------------- networks
 def _hub_checkpoint(url: str) -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
@@ -245,9 +265,10 @@ def _load_backbone(backbone: str, weights: str | None) -> nn.Module:
     return model.eval()
 
 
-def _preprocess(images: np.ndarray, device: torch.device) -> torch.Tensor:
+def _preprocess(images: np.ndarray | torch.Tensor, device: torch.device) -> torch.Tensor:
     """uint8 (B, H, W, C) -> normalised float (B, 3, 224, 224)."""
-    x = torch.from_numpy(np.ascontiguousarray(images)).to(device).permute(0, 3, 1, 2).float().div_(255.0)
+    x = torch.from_numpy(np.ascontiguousarray(images)) if isinstance(images, np.ndarray) else images
+    x = x.to(device).permute(0, 3, 1, 2).float().div_(255.0)
     if x.shape[1] == 1:
         x = x.expand(-1, 3, -1, -1)
     if x.shape[-2:] != (NET_INPUT, NET_INPUT):
@@ -259,65 +280,67 @@ def _preprocess(images: np.ndarray, device: torch.device) -> torch.Tensor:
     return (x - mean) / std
 
 
-def _fingerprint(*arrays: np.ndarray) -> str:
-    digest = hashlib.sha256()
-    for array in arrays:
-        a = np.ascontiguousarray(array)
-        digest.update(f"{a.dtype}{a.shape}".encode())
-        digest.update(memoryview(a).cast("B"))
-    return digest.hexdigest()
+def _net_input(images: torch.Tensor) -> torch.Tensor:
+    return _preprocess(images, images.device)
 
 
-def _run_chunked(
-    forward: Callable[[np.ndarray], np.ndarray],
-    images: np.ndarray,
-    batch_size: int,
-    chunk_size: int,
-    work_dir: Path,
-    job: dict,
-    progress: bool,
-) -> np.ndarray:
-    """Apply ``forward`` to ``images`` in batches, saving each finished chunk under ``work_dir``; resumable."""
-    from tqdm.auto import tqdm
+def _identity(images: torch.Tensor) -> torch.Tensor:
+    return images
 
-    job_file = work_dir / "job.json"
-    if work_dir.exists():
-        try:
-            same = json.loads(job_file.read_text()) == job
-        except (OSError, ValueError):
-            same = False
-        if not same:
-            log.info("discarding partial extraction in %s (different job)", work_dir)
-            shutil.rmtree(work_dir)
-    work_dir.mkdir(parents=True, exist_ok=True)
-    if not job_file.exists():
-        with atomic_write(job_file) as tmp:
-            tmp.write_text(json.dumps(job))
-    n = len(images)
-    chunks = []
-    with tqdm(total=n, desc=job.get("desc", "extract"), disable=not progress, unit="img") as bar:
-        for start in range(0, n, chunk_size):
-            stop = min(start + chunk_size, n)
-            path = work_dir / f"chunk_{start:09d}.npy"
-            out = None
-            if path.exists():
-                try:
-                    out = np.load(path)
-                    if len(out) != stop - start:
-                        out = None
-                except (OSError, ValueError):
-                    out = None
-            if out is None:
-                out = np.concatenate(
-                    [forward(images[b : min(b + batch_size, stop)]) for b in range(start, stop, batch_size)]
-                )
-                with atomic_write(path) as tmp:
-                    np.save(tmp, out)
-            chunks.append(out)
-            bar.update(stop - start)
-    result = np.concatenate(chunks) if chunks else np.zeros((0, 0), np.float32)
-    shutil.rmtree(work_dir, ignore_errors=True)
-    return result.astype(np.float32)
+
+def placement(
+    accelerator: str | None = None,
+    devices: int | str | None = None,
+    num_nodes: int | None = None,
+    strategy: str | None = None,
+    precision: str | None = None,
+    device: str | torch.device | None = None,
+) -> tuple[TrainingConfig, dict[str, Any]] | None:
+    """Where the extraction job runs, checked before any work; ``None`` when no option was given.
+
+    Returns the :class:`~hashlab.settings.TrainingConfig` holding the options (validated by it and by
+    :func:`hashlab.training.check_resources`: unknown strategy or precision, more devices than this machine has ->
+    ``ValueError``) and extra ``Trainer`` arguments. The older ``device`` (``"cpu"``, ``"cuda"``, ``"cuda:1"``)
+    maps to an accelerator and one device.
+    """
+    from hashlab.settings import TrainingConfig
+    from hashlab.training import check_resources
+
+    options = (accelerator, devices, num_nodes, strategy, precision)
+    if device is None and all(o is None for o in options):
+        return None
+    extra: dict[str, Any] = {}
+    if device is not None and accelerator is None and devices is None:
+        dev = torch.device(device)
+        accelerator = "gpu" if dev.type == "cuda" else dev.type
+        if dev.index is not None:
+            extra["devices"] = [dev.index]
+    if devices is not None and not isinstance(devices, str | int) or isinstance(devices, bool):
+        raise ValueError(f"devices must be a positive integer or 'auto', got {devices!r}")
+    if isinstance(devices, str) and devices != "auto":
+        if not devices.isdigit():
+            raise ValueError(f"devices must be a positive integer or 'auto', got {devices!r}")
+        devices = int(devices)
+    config = TrainingConfig(
+        accelerator=accelerator or "auto",
+        devices=devices if devices is not None else 1,
+        num_nodes=num_nodes if num_nodes is not None else 1,
+        strategy=strategy or "auto",
+        precision=precision or DEFAULT_PRECISION,
+    )
+    check_resources(config)
+    return config, extra
+
+
+def _trainer_factory(where: tuple[TrainingConfig, dict[str, Any]] | None, progress: bool):
+    from hashlab.training import build_trainer
+
+    config, extra = where if where is not None else placement(accelerator="auto")  # type: ignore[misc]
+
+    def make(callbacks: list) -> Any:
+        return build_trainer(config, callbacks=callbacks, progress=progress, validate=False, **extra)
+
+    return make
 
 
 def extract(
@@ -331,21 +354,31 @@ def extract(
     size: int = 28,
     root: str | os.PathLike | None = None,
     progress: bool = True,
-    chunk_size: int = 2048,
+    shard_size: int = 2048,
     work_dir: str | os.PathLike | None = None,
+    accelerator: str | None = None,
+    devices: int | str | None = None,
+    num_nodes: int | None = None,
+    strategy: str | None = None,
+    precision: str | None = None,
+    num_workers: int = 0,
 ) -> FeatureSplit:
     """Features of one split of a dataset (a loaded ``DatasetBundle`` or a name, then loaded at ``size``).
 
-    ``device=None`` picks CUDA when available. Deep backbones run in batches of ``batch_size`` and save finished
-    chunks of ``chunk_size`` images in ``work_dir`` (default ``data_dir()/embeddings/.partial/<key>``), so an
-    interrupted extraction resumes; the chunks are removed once the split is complete.
+    Deep backbones (and ``pixels`` when a placement option is given) run as a Lightning predict job in batches of
+    ``batch_size``: ``accelerator`` (default ``"auto"``: a GPU when there is one), ``devices``, ``num_nodes``,
+    ``strategy`` (``"ddp"`` …) and ``precision`` (``"32-true"``, ``"bf16-mixed"``, ``"16-mixed"`` on GPUs …) are
+    Lightning's; ``device`` is the older single-device form. Every rank saves shards of about ``shard_size`` rows
+    in ``work_dir`` (default ``data_dir()/embeddings/.partial/<key>``), so an interrupted extraction resumes; the
+    shards are removed once the split is complete. Rows come back in dataset order on every rank.
     """
     _check_backbone(backbone)
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; choose one of {SPLITS}")
-    if batch_size < 1 or chunk_size < 1:
-        raise ValueError(f"batch_size and chunk_size must be >= 1, got {batch_size} and {chunk_size}")
+    if batch_size < 1 or shard_size < 1:
+        raise ValueError(f"batch_size and shard_size must be >= 1, got {batch_size} and {shard_size}")
     tag = _weights_tag(backbone, weights)
+    where = placement(accelerator, devices, num_nodes, strategy, precision, device)
     bundle = (
         bundle_or_name
         if isinstance(bundle_or_name, DatasetBundle)
@@ -354,32 +387,40 @@ def extract(
     part = getattr(bundle, split)
     if backbone == "pixels":
         mean, std = pixel_stats(bundle.train.images)
-        return FeatureSplit(_pixels(part.images, mean, std), part.labels)
-    dev = (
-        torch.device(device)
-        if device is not None
-        else torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    )
-    model = _load_backbone(backbone, weights).to(dev)
-
-    @torch.inference_mode()
-    def forward(batch: np.ndarray) -> np.ndarray:
-        return model(_preprocess(batch, dev)).float().cpu().numpy()
+        if where is None:
+            return FeatureSplit(_pixels(part.images, mean, std), part.labels)
+        network: nn.Module = PixelFeatures(mean, std)
+        preprocess = _identity
+    else:
+        network = _load_backbone(backbone, weights)
+        preprocess = _net_input
+    from hashlab.extraction import run_extraction
 
     job = {
+        "version": SHARD_VERSION,
         "dataset": bundle.name,
         "size": bundle.meta.get("size"),
         "backbone": backbone,
         "weights": tag,
         "split": split,
         "n": len(part),
-        "chunk_size": chunk_size,
-        "images": _fingerprint(part.images),
-        "desc": f"{backbone} {bundle.name}/{split}",
+        "images": array_digest(part.images),
+        "model": model_digest(network),
+        "precision": where[0].precision if where is not None else DEFAULT_PRECISION,
     }
     key = f"{bundle.name}_{bundle.meta.get('size')}px_{backbone}_{tag}_{split}"
     folder = Path(work_dir) if work_dir is not None else data_dir() / "embeddings" / ".partial" / key
-    features = _run_chunked(forward, part.images, batch_size, chunk_size, folder, job, progress)
+    features = run_extraction(
+        _trainer_factory(where, progress),
+        network,
+        preprocess,
+        part.images,
+        job,
+        folder,
+        batch_size=batch_size,
+        shard_size=shard_size,
+        num_workers=num_workers,
+    )
     return FeatureSplit(features, part.labels)
 
 
@@ -397,18 +438,13 @@ def cache_path(
     return folder / f"{dataset}_{size}px_{backbone}_{_weights_tag(backbone, weights)}_{split}.npz"
 
 
-def _checksum(meta_json: str, arrays: dict[str, np.ndarray]) -> str:
-    digest = hashlib.sha256(meta_json.encode())
-    for name in sorted(arrays):
-        digest.update(name.encode())
-        digest.update(_fingerprint(arrays[name]).encode())
-    return digest.hexdigest()
+_META_DEFAULTS = {"precision": DEFAULT_PRECISION}
 
 
 def _write_cache(path: Path, meta: dict, arrays: dict[str, np.ndarray]) -> None:
     meta_json = json.dumps(meta, sort_keys=True)
     with atomic_write(path, suffix=".npz") as tmp:
-        np.savez(tmp, meta=np.array(meta_json), checksum=np.array(_checksum(meta_json, arrays)), **arrays)
+        np.savez(tmp, meta=np.array(meta_json), checksum=np.array(checksum(meta_json, arrays)), **arrays)
 
 
 def _read_cache(path: Path, expected: dict) -> tuple[dict[str, np.ndarray], dict] | None:
@@ -418,16 +454,18 @@ def _read_cache(path: Path, expected: dict) -> tuple[dict[str, np.ndarray], dict
     try:
         with np.load(path, allow_pickle=False) as npz:
             meta_json = str(npz["meta"])
-            checksum = str(npz["checksum"])
+            stored = str(npz["checksum"])
             arrays = {k: npz[k] for k in npz.files if k not in ("meta", "checksum")}
         meta = json.loads(meta_json)
     except Exception as exc:
         reason = f"unreadable ({type(exc).__name__}: {exc})"
     else:
-        wrong = {k: (meta.get(k), v) for k, v in expected.items() if meta.get(k) != v}
+        # keys added after a file was written read as their default (an older fp32 file stays valid)
+        found = {k: meta.get(k, _META_DEFAULTS.get(k)) for k in expected}
+        wrong = {k: (found[k], v) for k, v in expected.items() if found[k] != v}
         if wrong:
             reason = f"metadata mismatch {wrong}"
-        elif _checksum(meta_json, arrays) != checksum:
+        elif checksum(meta_json, arrays) != stored:
             reason = "checksum mismatch"
         elif "features" not in arrays or "labels" not in arrays or len(arrays["features"]) != meta.get("n"):
             reason = "arrays missing or of the wrong length"
@@ -451,14 +489,27 @@ def get_embeddings(
     cache_dir: str | os.PathLike | None = None,
     rebuild: bool = False,
     progress: bool = True,
+    accelerator: str | None = None,
+    devices: int | str | None = None,
+    num_nodes: int | None = None,
+    strategy: str | None = None,
+    precision: str | None = None,
+    num_workers: int = 0,
 ) -> EmbeddingSet:
     """Train-or-load the features of every split of ``dataset`` under ``backbone`` (see the module docstring).
 
     ``size`` is the image size the features come from (MedMNIST 28 or MedMNIST+ 64/128/224; digits and cifar10
-    use their native size). ``rebuild=True`` ignores existing cache files.
+    use their native size). ``rebuild=True`` ignores existing cache files. ``accelerator``, ``devices``,
+    ``num_nodes``, ``strategy``, ``precision`` place the extraction (see :func:`extract`); under DDP every rank
+    returns the same set and rank 0 writes the cache.
     """
     _check_backbone(backbone)
     tag = _weights_tag(backbone, weights)
+    where = placement(
+        accelerator, devices, num_nodes, strategy, precision, device
+    )  # bad options: before any work
+    run_precision = where[0].precision if where is not None else DEFAULT_PRECISION
+    dataset = canonical_dataset_name(dataset)  # one spelling ("DIGITS" is "digits"): one cache
     size = native_size(dataset, size)
     bundle: DatasetBundle | None = None
     splits: dict[str, FeatureSplit] = {}
@@ -472,6 +523,7 @@ def get_embeddings(
             "weights": tag,
             "image_size": size,
             "split": split,
+            "precision": run_precision,
         }
         cached = None if rebuild else _read_cache(path, expected)
         if cached is None:
@@ -481,10 +533,23 @@ def get_embeddings(
             arrays = {"labels": part.labels}
             if backbone == "pixels":
                 mean, std = pixel_stats(bundle.train.images)
-                arrays.update(features=_pixels(part.images, mean, std), mean=mean, std=std)
-            else:
-                fs = extract(bundle, backbone, split, batch_size, device, weights, progress=progress)
-                arrays["features"] = fs.features
+                arrays.update(mean=mean, std=std)
+            fs = extract(
+                bundle,
+                backbone,
+                split,
+                batch_size,
+                weights=weights,
+                progress=progress,
+                accelerator=accelerator,
+                devices=devices,
+                num_nodes=num_nodes,
+                strategy=strategy,
+                precision=precision,
+                device=device,
+                num_workers=num_workers,
+            )
+            arrays["features"] = fs.features
             meta = dict(
                 expected,
                 n=len(part),
@@ -495,8 +560,10 @@ def get_embeddings(
                     k: v for k, v in bundle.meta.items() if isinstance(v, str | int | float | bool)
                 },
             )
-            _write_cache(path, meta, arrays)
-            log.info("wrote %s", path)
+            if is_rank_zero():
+                _write_cache(path, meta, arrays)
+                log.info("wrote %s", path)
+            barrier()  # no rank reads the cache before rank 0 has written it
         else:
             arrays, meta = cached
         splits[split] = FeatureSplit(arrays["features"], arrays["labels"])
@@ -504,5 +571,7 @@ def get_embeddings(
         class_names = meta["class_names"]
         if backbone == "pixels":
             meta_out["pixel_mean"], meta_out["pixel_std"] = arrays["mean"], arrays["std"]
-    meta_out.update(weights=tag, image_size=size, dim=splits["train"].features.shape[1])
+    meta_out.update(
+        weights=tag, image_size=size, dim=splits["train"].features.shape[1], precision=run_precision
+    )
     return EmbeddingSet(dataset, backbone, **splits, class_names=class_names, meta=meta_out)

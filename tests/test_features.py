@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import urllib.error
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ import pytest
 import torch
 from torch import nn
 
+import hashlab.extraction as hf_extraction
 import hashlab.features as hf
 from hashlab.data import DatasetBundle, Split
 from hashlab.features import (
@@ -232,53 +234,169 @@ def test_missing_dinov2_offline(tmp_path, monkeypatch):
 
 
 class _TinyNet(nn.Module):
-    """Stands in for a backbone: mean of each channel of the 224-px input, counting its calls."""
+    """Stands in for a backbone: a seeded 3x3 convolution, ReLU and global mean of the 224-px input, counting calls."""
 
-    def __init__(self, fail_after: int | None = None):
+    def __init__(self, fail_after: int | None = None, seed: int = 0):
         super().__init__()
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            self.conv = nn.Conv2d(3, 5, 3, stride=4)
         self.calls, self.fail_after = 0, fail_after
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.fail_after is not None and self.calls >= self.fail_after:
-            raise KeyboardInterrupt("simulated interruption")
+            raise _Interrupted("simulated interruption")
         self.calls += 1
-        return x.mean(dim=(2, 3))
+        return torch.relu(self.conv(x)).mean(dim=(2, 3))
+
+
+class _Interrupted(Exception):
+    """A crash in the middle of an extraction (Lightning turns KeyboardInterrupt into sys.exit, not re-raised)."""
+
+
+def _loop_reference(net: nn.Module, images: np.ndarray, batch_size: int) -> np.ndarray:
+    """The extraction before the Lightning job (hashlab 0.x): a plain batched loop under inference mode."""
+    with torch.inference_mode():
+        return np.concatenate(
+            [
+                net(hf._preprocess(images[b : b + batch_size], torch.device("cpu"))).float().numpy()
+                for b in range(0, len(images), batch_size)
+            ]
+        )
+
+
+CPU = {"accelerator": "cpu", "devices": 1}
+
+
+def test_lightning_job_is_bit_identical_to_the_batched_loop(monkeypatch, tmp_path):
+    bundle = _tiny_bundle(n=10, size=6, channels=3)
+    reference = _loop_reference(_TinyNet(), bundle.train.images, batch_size=4)
+    monkeypatch.setattr(hf, "_load_backbone", lambda backbone, weights: _TinyNet())
+    out = extract(bundle, "vit_b_16", "train", batch_size=4, progress=False, work_dir=tmp_path / "w", **CPU)
+    assert out.features.shape == (10, 5) and out.features.dtype == np.float32
+    np.testing.assert_array_equal(out.features, reference)
+    np.testing.assert_array_equal(out.labels, bundle.train.labels)
+    assert not (tmp_path / "w").exists()  # shards removed once merged
+
+
+def test_pixels_through_lightning_equal_numpy_path(digits):
+    numpy_path = extract(digits, "pixels", "test")
+    lightning = extract(digits, "pixels", "test", batch_size=100, progress=False, **CPU)
+    np.testing.assert_array_equal(lightning.features, numpy_path.features)
+    # and the cache written through the job is the cache written without it
+    a = get_embeddings("digits", progress=False, **CPU)
+    b = get_embeddings("digits", progress=False, rebuild=True)
+    np.testing.assert_array_equal(a.train.features, b.train.features)
+    assert a.meta["precision"] == "32-true"
 
 
 def test_extraction_resumes_after_interruption(monkeypatch, tmp_path):
     bundle = _tiny_bundle(n=10, size=6, channels=3)
     work = tmp_path / "partial"
-    nets = [_TinyNet(), _TinyNet(fail_after=2), _TinyNet()]
+    reference = _loop_reference(_TinyNet(), bundle.train.images, batch_size=2)
+    nets = [_TinyNet(fail_after=2), _TinyNet()]
     monkeypatch.setattr(hf, "_load_backbone", lambda backbone, weights: nets.pop(0))
-    kwargs = {"batch_size": 2, "chunk_size": 4, "progress": False, "weights": None}
-    reference = extract(bundle, "vit_b_16", "train", work_dir=tmp_path / "ref", **kwargs).features
-    assert reference.shape == (10, 3)
+    kwargs = {"batch_size": 2, "shard_size": 4, "progress": False, "weights": None, "work_dir": work, **CPU}
     interrupted = nets[0]
-    with pytest.raises(KeyboardInterrupt):
-        extract(bundle, "vit_b_16", "train", work_dir=work, **kwargs)
-    assert interrupted.calls == 2 and sorted(p.name for p in work.glob("chunk_*")) == ["chunk_000000000.npy"]
+    with pytest.raises(_Interrupted):
+        extract(bundle, "vit_b_16", "train", **kwargs)
+    assert interrupted.calls == 2 and len(list(work.glob("shard_*.npz"))) == 1  # one shard of items 0..3
+    assert not list(work.glob(".*tmp*"))  # no half-written file left
     resumed_net = nets[0]
-    resumed = extract(bundle, "vit_b_16", "train", work_dir=work, **kwargs).features
-    assert resumed_net.calls == 3  # batches of items 4..9 only: the first chunk came from disk
-    np.testing.assert_allclose(resumed, reference, rtol=1e-6)
-    assert not work.exists()  # chunks removed once complete
+    resumed = extract(bundle, "vit_b_16", "train", **kwargs).features
+    assert resumed_net.calls == 3  # batches of items 4..9 only: the first shard came from disk
+    np.testing.assert_array_equal(resumed, reference)
+    assert not work.exists()
 
 
-def test_partial_chunks_of_another_job_are_discarded(monkeypatch, tmp_path):
+def test_shards_of_another_model_or_corrupt_are_refused(monkeypatch, tmp_path):
+    bundle = _tiny_bundle(n=8, size=6, channels=3)
     work = tmp_path / "partial"
-    work.mkdir()
-    (work / "job.json").write_text(json.dumps({"dataset": "other"}))
-    np.save(work / "chunk_000000000.npy", np.zeros((4, 3), np.float32))
-    net = _TinyNet()
-    monkeypatch.setattr(hf, "_load_backbone", lambda backbone, weights: net)
-    out = extract(
-        _tiny_bundle(n=4, size=6, channels=3),
-        "vit_b_16",
-        "val",
-        batch_size=4,
-        chunk_size=4,
-        work_dir=work,
-        progress=False,
-        weights=None,
+    kwargs = {"batch_size": 2, "shard_size": 2, "progress": False, "weights": None, "work_dir": work, **CPU}
+    nets = [_TinyNet(fail_after=3, seed=1), _TinyNet(seed=0)]
+    monkeypatch.setattr(hf, "_load_backbone", lambda backbone, weights: nets.pop(0))
+    with pytest.raises(_Interrupted):
+        extract(bundle, "vit_b_16", "val", **kwargs)  # shards of a model with other weights
+    shards = sorted(work.glob("shard_*.npz"))
+    assert len(shards) == 3
+    shards[0].write_bytes(shards[0].read_bytes()[:100])  # and one of them truncated
+    fresh = nets[0]
+    with pytest.warns(hf_extraction.ShardRefusedWarning, match="refusing 3 shard"):
+        out = extract(bundle, "vit_b_16", "val", **kwargs).features
+    assert fresh.calls == 4  # everything recomputed: nothing of the other model merged
+    np.testing.assert_array_equal(out, _loop_reference(_TinyNet(seed=0), bundle.val.images, 2))
+
+
+def test_merge_restores_dataset_order_and_drops_duplicates():
+    rows = np.arange(12, dtype=np.float32).reshape(6, 2)
+    # rank 0 held items 0, 2, 4 and rank 1 items 1, 3, 5 plus a repeat of item 0
+    shards = [
+        (np.array([0, 2, 4]), rows[[0, 2, 4]]),
+        (np.array([1, 3, 5, 0]), np.vstack([rows[[1, 3, 5]], [[-1, -1]]])),
+    ]
+    merged, present = hf_extraction.merge_shards(shards, 6)
+    np.testing.assert_array_equal(merged, rows)
+    assert present.all()
+    _, partial = hf_extraction.merge_shards(shards[:1], 6)
+    assert partial.tolist() == [True, False, True, False, True, False]
+
+
+def test_shard_checksum_detects_tampering(tmp_path):
+    job = {"n": 3, "split": "train"}
+    path = hf_extraction.write_shard(tmp_path, job, np.arange(3), np.ones((3, 2)))
+    assert len(hf_extraction.read_shards(tmp_path, job)) == 1
+    with np.load(path) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    arrays["features"] = arrays["features"] * 2
+    np.savez(path, **arrays)
+    with pytest.warns(hf_extraction.ShardRefusedWarning, match="checksum mismatch"):
+        assert hf_extraction.read_shards(tmp_path, job) == []
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"accelerator": "cpu", "devices": 4096}, "devices=4096"),
+        ({"accelerator": "cpu", "strategy": "warp_drive"}, "unknown strategy 'warp_drive'"),
+        ({"accelerator": "cpu", "precision": "8-magic"}, "unknown precision '8-magic'"),
+        ({"accelerator": "cpu", "precision": "16-mixed"}, "needs a GPU"),
+        ({"accelerator": "cpu", "devices": "two"}, "devices"),
+    ],
+)
+def test_bad_placement_is_refused_before_any_work(monkeypatch, options, message):
+    def no_load(*args, **kwargs):
+        raise AssertionError("dataset loaded before the options were checked")
+
+    monkeypatch.setattr(hf, "load_dataset", no_load)
+    with pytest.raises(ValueError, match=message) as err:
+        get_embeddings("digits", "pixels", progress=False, **options)
+    assert "\n" not in str(err.value)
+    with pytest.raises(ValueError, match=message):
+        extract("digits", "vit_b_16", "train", **options)
+
+
+def test_cache_from_another_precision_is_rebuilt():
+    get_embeddings("digits", progress=False)  # fp32, written without the job
+    path = cache_path("digits", "pixels", 8, None, "test")
+    with np.load(path) as npz:
+        meta = json.loads(str(npz["meta"]))
+        arrays = {k: npz[k] for k in npz.files if k not in ("meta", "checksum")}
+    hf._write_cache(path, dict(meta, precision="bf16-mixed"), arrays)
+    with pytest.warns(CacheRebuildWarning, match="precision"):
+        get_embeddings("digits", progress=False)
+    del meta["precision"]  # a file written before precision was recorded counts as fp32
+    hf._write_cache(path, meta, arrays)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CacheRebuildWarning)
+        get_embeddings("digits", progress=False)
+
+
+def test_cli_embed_one_process(capsys):
+    from hashlab.cli import main
+
+    assert (
+        main(["embed", "--dataset", "digits", "--backbone", "pixels", "--accelerator", "cpu", "--json"]) == 0
     )
-    assert net.calls == 1 and np.abs(out.features).sum() > 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["splits"]["train"]["n"] == 1079 and out["splits"]["test"]["dim"] == 64
+    assert Path(out["splits"]["val"]["path"]).exists()
