@@ -37,13 +37,16 @@ import numpy as np
 import pandas as pd
 import torch
 
+from hashlab.codes import label_similarity
 from hashlab.config import seed_everything, torch_threads
 from hashlab.data import EmbeddingDataModule
-from hashlab.experiment import ExperimentConfig, ExperimentResult, build_model, evaluate, fit, run
+from hashlab.experiment import ExperimentConfig, ExperimentResult, build_model, evaluate, run
 from hashlab.features import EmbeddingSet, FeatureSplit
 from hashlab.federated.partition import dirichlet_partition
 from hashlab.metrics import hamming_distance
 from hashlab.module import HashingModule
+from hashlab.settings import preset
+from hashlab.training import fit
 
 __all__ = [
     "FederatedConfig",
@@ -61,26 +64,32 @@ __all__ = [
 ]
 
 
+_PRESET = preset("federated").to_dict()
+
+
 @dataclass
 class FederatedConfig:
-    """One federated run: clients and partition, rounds and local epochs, the hash head, margin scaling."""
+    """One federated run: clients and partition, rounds and local epochs, the hash head, margin scaling.
+
+    Model and training defaults are the ``federated`` preset of :mod:`hashlab.settings` (one place decides them).
+    """
 
     n_clients: int = 5
     alpha: float = 1.0
     rounds: int = 10
-    local_epochs: int = 1
-    method: str = "dsh"
-    bits: int = 32
-    hidden: tuple[int, ...] = (256,)
-    lr: float = 1e-3
-    batch_size: int = 64
-    seed: int = 0
+    local_epochs: int = _PRESET["epochs"]
+    method: str = _PRESET["method"]
+    bits: int = _PRESET["bits"]
+    hidden: tuple[int, ...] = _PRESET["hidden"]
+    lr: float = _PRESET["lr"]
+    batch_size: int = _PRESET["batch_size"]
+    seed: int = _PRESET["seed"]
     margin_scaling: bool = True
     gamma: float = 1.0
     scale_range: tuple[float, float] = (0.5, 2.0)
-    knn_k: int = 7
+    knn_k: int = _PRESET["knn_k"]
     min_client_size: int = 2
-    threads: int | None = None
+    threads: int | None = _PRESET["threads"]
     loss_kwargs: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -100,7 +109,8 @@ class FederatedConfig:
 
     def experiment_config(self, epochs: int) -> ExperimentConfig:
         """The :class:`~hashlab.experiment.ExperimentConfig` of one model of this run trained for ``epochs``."""
-        return ExperimentConfig(
+        return preset(
+            "federated",
             method=self.method,
             bits=self.bits,
             epochs=epochs,
@@ -110,6 +120,7 @@ class FederatedConfig:
             seed=self.seed,
             loss_kwargs=dict(self.loss_kwargs),
             knn_k=self.knn_k,
+            threads=self.threads,
         )
 
     def replace(self, **changes) -> FederatedConfig:
@@ -186,7 +197,7 @@ def client_statistics(model: HashingModule, features: np.ndarray, labels: np.nda
     codes = model.encode(features)
     dist = hamming_distance(codes, codes).astype(np.float64)
     labels = np.asarray(labels)
-    same = labels[:, None] == labels[None, :]
+    same = label_similarity(labels)
     off = ~np.eye(len(labels), dtype=bool)
     intra = dist[same & off]
     inter = dist[~same]
@@ -236,15 +247,7 @@ def _train_local(
     seed_everything(seed)
     n = len(data.train.labels)
     dm = EmbeddingDataModule(data, batch_size=min(config.batch_size, n), seed=seed, val_db_size=None)
-    fit(
-        model,
-        dm,
-        epochs,
-        progress=False,
-        select_on_val=False,
-        limit_val_batches=0,
-        enable_checkpointing=False,
-    )
+    fit(model, dm, config.experiment_config(epochs).training, progress=False, select_on_val=False)
 
 
 def _row(round_: int, test: dict, val: dict, sent: int, seconds: float) -> dict:
@@ -351,7 +354,7 @@ def run_local_only(
             model = build_model(config.experiment_config(epochs), embeddings)
             n = len(items)
             dm = EmbeddingDataModule(data, batch_size=min(config.batch_size, n), seed=config.seed + k)
-            fit(model, dm, epochs, progress=False)
+            fit(model, dm, config.experiment_config(epochs).training, progress=False)
             _, test, _ = evaluate(model.cpu(), embeddings, config.knn_k)
             rows.append({"client": k, "n_items": n, **test})
     frame = pd.DataFrame(rows).set_index("client")
