@@ -6,13 +6,16 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from hashlab.autoencoder.images import images_to_tensor
 from hashlab.autoencoder.model import ConvAutoencoderHasher, _check_positive_int
 from hashlab.config import torch_threads
+from hashlab.settings import preset
+from hashlab.training import build_trainer, quiet_lightning
+
+_PRESET = preset("autoencoder").to_dict()
 
 __all__ = ["train_autoencoder"]
 
@@ -22,22 +25,22 @@ def train_autoencoder(
     bits: int = 32,
     decoder_input: str = "latent",
     lam: float = 0.1,
-    epochs: int = 20,
-    batch_size: int = 64,
-    lr: float = 3e-3,
+    epochs: int = _PRESET["epochs"],
+    batch_size: int = _PRESET["batch_size"],
+    lr: float = _PRESET["lr"],
     latent_dim: int = 64,
     widths: Sequence[int] = (8, 16, 32),
     hash_norm: bool = False,
-    seed: int = 0,
+    seed: int = _PRESET["seed"],
     progress: bool = True,
-    num_threads: int | None = 1,
+    num_threads: int | None = _PRESET["threads"],
 ) -> ConvAutoencoderHasher:
     """Seed, build a :class:`ConvAutoencoderHasher` sized from ``images`` and fit it with Lightning's ``Trainer``.
 
     ``images``: training images (N, H, W, C) uint8 / float, as in a :class:`hashlab.data.Split` (labels are never
     used: the method is unsupervised). The same seed gives the same weights and codes. ``model.history`` holds the
     per-epoch mean ``total``/``rec``/``quant``; ``model.train_seconds`` the wall time of ``fit``. The defaults
-    (Adam 3e-3, batch 64) are tuned for minutes on a CPU; the paper's are Adam 1e-4, batch 128, 100 epochs.
+    (the ``autoencoder`` preset of :mod:`hashlab.settings`: Adam 3e-3, batch 64) are tuned for minutes on a CPU; the paper's are Adam 1e-4, batch 128, 100 epochs.
     """
     from hashlab.config import seed_everything
 
@@ -65,18 +68,11 @@ def train_autoencoder(
             shuffle=True,
             generator=torch.Generator().manual_seed(seed),
         )
-        trainer = pl.Trainer(
-            max_epochs=epochs,
-            accelerator="cpu",
-            devices=1,
-            logger=False,
-            enable_checkpointing=False,
-            enable_model_summary=False,
-            enable_progress_bar=progress,
-            deterministic=True,
-        )
+        training = preset("autoencoder", epochs=epochs, batch_size=batch_size, lr=lr, seed=seed).training
+        trainer = build_trainer(training, progress=progress, validate=False, deterministic=True)
         t0 = time.perf_counter()
-        trainer.fit(model, train_dataloaders=loader)
+        with quiet_lightning():
+            trainer.fit(model, train_dataloaders=loader)
         model.train_seconds = time.perf_counter() - t0
     model.eval()
     return model
