@@ -60,3 +60,48 @@ def test_notebook_is_committed_clean(path):
     for cell in code:
         assert not cell.get("outputs"), f"{path.name}: committed with outputs"
         assert cell.get("execution_count") is None, f"{path.name}: committed with execution counts"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_text_cites_papers_not_source_documents(build, path):
+    text = "\n".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"])
+    assert build.text_problems(text) == [], path.name
+
+
+def test_output_rules_flag_source_numbers_and_missing_table_cells(build):
+    import pandas as pd
+
+    clean = pd.DataFrame({"map": [0.5, 0.25], "delta": ["n/a — different dataset", "+0.01"]})
+    holes = pd.DataFrame({"map": [0.5, None], "n": pd.array([1, None], dtype="Int64")})
+    assert build.output_problems([{"data": {"text/html": clean.to_html()}}]) == []
+    found = build.output_problems([{"data": {"text/html": holes.to_html()}}])
+    assert sorted(p.split(": ")[1] for p in found) == ["'<td>&lt;NA&gt;</td>'", "'<td>NaN</td>'"]
+    stream = {"name": "stdout", "text": "as in seed 002 and Seed000; the seeds digest §3.4 and the workbench"}
+    assert len(build.output_problems([stream])) == 4
+    # identifiers and the random seed are not source-document numbers
+    assert (
+        build.text_problems("cx.seed004_claims(results); load_seed002_claims(); SEED = 0; seed 0, seed=3")
+        == []
+    )
+
+
+def test_nbval_hook_fails_a_cell_whose_table_shows_nan(build):
+    spec = importlib.util.spec_from_file_location("root_conftest", ROOT / "conftest.py")
+    root_conftest = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(root_conftest)
+
+    class Cell:  # what nbval's IPyNbCell carries after running a cell
+        name = "Cell 3"
+        test_outputs = [{"output_type": "execute_result", "data": {"text/html": "<td>NaN</td>"}}]
+
+    hook = root_conftest.pytest_runtest_call(Cell())
+    next(hook)
+    with pytest.raises(
+        AssertionError, match="Cell 3: rendered output breaks the notebook rules: missing value"
+    ):
+        hook.send(None)
+    Cell.test_outputs = [{"output_type": "stream", "name": "stdout", "text": "mAP 0.52"}]
+    hook = root_conftest.pytest_runtest_call(Cell())
+    next(hook)
+    with pytest.raises(StopIteration):
+        hook.send(None)

@@ -1,11 +1,12 @@
 # %% [markdown]
-# # 02 · Autoencoder semantic hashing (seed 002) against training-free baselines
+# # 02 · Autoencoder semantic hashing (Alsoufi) against training-free baselines
 #
-# **The idea (seed 002, alsoufi, *Deep Feature Embedding for CBIR Using Autoencoders and Semantic Hashing*).**
+# **The idea** (Alsoufi, *Deep Feature Embedding for Content-Based Image Retrieval Using Autoencoders and Semantic
+# Hashing*, undated preprint; "the paper" below).
 # A convolutional autoencoder learns a latent vector from unlabelled images; a hash layer turns it into a short
 # binary code; retrieval ranks the database by Hamming distance to the query's code. No labels are used in training.
 #
-# | | formula (seed 002) |
+# | | formula (the paper) |
 # |---|---|
 # | encoder, decoder (Eqs. 1–2) | $z_i = E(x_i) \in \mathbb{R}^d$, $\hat x_i = D(z_i)$ |
 # | hash layer (Eqs. 4–5) | $y_i = \tanh(W z_i + b)$, $h_i = \operatorname{sign}(y_i) \in \{-1,+1\}^k$ |
@@ -16,18 +17,18 @@
 # `hashlab.autoencoder.ConvAutoencoderHasher` implements it with per-element means (so λ does not depend on image
 # size or $k$; the paper never gives λ).
 #
-# **A problem the formulas hide** (seeds digest §3.4): the decoder reads $z$, so reconstruction never trains $W, b$.
+# **A problem the formulas hide**: the decoder reads $z$, so reconstruction never trains $W, b$.
 # Their only gradient is $\lambda \nabla L_\text{quant}$, which is smallest when every $y$ is saturated, and Adam
 # removes the λ scale from that gradient. We therefore compare three autoencoders:
 #
 # * **`ae_latent`**: the paper as written (decoder reads $z$, hash layer $\tanh(Wz+b)$);
 # * **`ae_latent_bn`**: the same, but the hash pre-activations are batch-normalised, $y = \tanh(\mathrm{BN}(Wz+b))$, so
-#   no bit can become constant (a workbench addition);
+#   no bit can become constant (hashlab's addition, not in the paper);
 # * **`ae_code`**: the decoder reads the relaxed code, $\hat x = D(y)$, with the BN hash layer: the code must carry the
-#   image, as in Salakhutdinov & Hinton's semantic hashing (2009) (a workbench variant).
+#   image, as in Salakhutdinov & Hinton's semantic hashing (2009) (hashlab's variant, not in the paper).
 #
 # and three training-free baselines on the same pixels (`hashlab.baselines`): **LSH** (random hyperplanes,
-# Charikar 2002; the likely reading of the seed's "random hashing" ablation), **PCA-sign**, **ITQ** (Gong & Lazebnik
+# Charikar 2002; the likely reading of the paper's "random hashing" ablation), **PCA-sign**, **ITQ** (Gong & Lazebnik
 # 2011), plus **exact float KNN** on pixels (Euclidean) as the reference ceiling.
 #
 # **Protocol.** Database = training split, queries = test split (validation unused: nothing is tuned here). mAP over
@@ -41,9 +42,8 @@ FAST = hashlab.config.fast_mode()  # HASHLAB_FAST=1: fewer epochs (CI); same met
 DATASET = "digits"
 BITS = (16, 32, 64)  # the paper's code lengths
 LAM = 0.1  # λ, the quantization weight (not given by the paper)
-EPOCHS = (
-    6 if FAST else 30
-)  # the paper: 100 epochs, Adam 1e-4, batch 128; ours: Adam 3e-3, batch 64 (CPU minutes)
+# the paper: 100 epochs, Adam 1e-4, batch 128; ours: Adam 3e-3, batch 64 (a CPU budget)
+EPOCHS = 6 if FAST else 30
 SEED = 0
 TOP_K = 100  # P@100 as in the paper
 MED_CANDIDATES = ("pathmnist", "dermamnist", "bloodmnist", "pneumoniamnist", "breastmnist")
@@ -126,7 +126,7 @@ imgs = bundle.test.images[:10]
 fig = ae.plot_reconstructions(
     imgs,
     {
-        "D(z), seed 002": result.models[("ae_latent", 32)].reconstruct(imgs, "latent"),
+        "D(z), as in the paper": result.models[("ae_latent", 32)].reconstruct(imgs, "latent"),
         "D(z), BN hash": result.models[("ae_latent_bn", 32)].reconstruct(imgs, "latent"),
         "D(sign y), 32 bits": result.models[("ae_code", 32)].reconstruct(imgs, "code"),
     },
@@ -148,9 +148,9 @@ plots.hamming_distance_histogram(
 )
 
 # %% [markdown]
-# ## The seed's Table I beside our measurements
+# ## The paper's Table I beside our measurements
 #
-# The seed's numbers are **claims** (CIFAR-10 and Caltech-101, protocol, database size and hardware unstated);
+# The paper's numbers are **claims** (CIFAR-10 and Caltech-101, protocol, database size and hardware unstated);
 # ours are measured on digits with the paper's architecture as written. They are not the same experiment: the
 # table puts them side by side so the gap is visible, not to rank them. Query times are for our database size.
 

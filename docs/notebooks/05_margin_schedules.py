@@ -7,7 +7,8 @@
 # * **schedules** that change the margin during training (linear / cosine / step warm-up),
 # * **margin-scalable** per-pair margins from label semantics (Yu, Wu, Dou & Bakker, *Neurocomputing* 483, 2022),
 # * **density-adaptive** per-sample margins from the current codes, smoothed by a **hysteresis controller**
-#   (seed 000, §4: "integrating evidence over multiple update cycles" so a burst of near-duplicates does not swing them).
+#   (Crawford & Ahuja, undated preprint, §4: "integrating evidence over multiple update cycles" so a burst of
+#   near-duplicates does not swing them).
 #
 # Margins are quoted in **Hamming bits** as a fraction `f` of the code length `L`: the DSH loss margin is
 # `4 f L` because `||u_i - u_j||^2 = 4 d_H` for ±1 codes (DSH's default `2L` is `f = 1/2`).
@@ -152,7 +153,7 @@ fig
 # %% [markdown]
 # ## 5 · Pinned anchor prototypes as a reference frame
 #
-# Seed 000 pins the codes of a few prototypes "not allowed to drift beyond a tight radius" so that the code space
+# Crawford & Ahuja pin the codes of a few prototypes "not allowed to drift beyond a tight radius" so that the code space
 # "rotates and scales coherently". Test: retrain the default-margin head with another seed (a new model version), once
 # freely and once with one herding prototype per class pinned within 1 bit of its code in the old model (corrective
 # steps after every optimisation step). Measured: drift of the other database items from their old codes, and the mAP

@@ -1,14 +1,14 @@
 # %% [markdown]
-# # 07 · Federated hashing across non-IID clients (seed 001)
+# # 07 · Federated hashing across non-IID clients
 #
 # **The setting.** $C$ clients (hospitals, phones, sites) each hold a private slice of the training images and may
 # not send them anywhere. They still want one shared hash function, so that a code computed anywhere can be searched
-# against codes computed everywhere. Seed 001 (Wells et al., *Federated Deep Hashing with Margin-Scalable Semantic
-# Constraints*; a position paper with no experiments) proposes FedAvg (McMahan et al. 2017) over the hash network,
-# with margins that the server scales from client statistics, and warns that with skewed local label distributions
-# *"divergent local hash spaces … when naively averaged, collapse the semantic structure"*. This notebook measures
-# how much of the centralized quality FedAvg keeps when clients are IID and when they are strongly non-IID, and
-# how much better it is than each client training alone.
+# against codes computed everywhere. Wells, Wood, Bell & Prasad (undated preprint, *Federated Deep Hashing with
+# Margin-Scalable Semantic Constraints*; a position paper with no experiments) propose FedAvg (McMahan et al. 2017)
+# over the hash network, with margins that the server scales from client statistics, and warn that with skewed local
+# label distributions *"divergent local hash spaces … when naively averaged, collapse the semantic structure"*. This
+# notebook measures how much of the centralized quality FedAvg keeps when clients are IID and when they are strongly
+# non-IID, and how much better it is than each client training alone.
 #
 # **What runs.** `hashlab.federated` (an in-process simulator, no network; every client takes part every round):
 # * **Partition:** Dirichlet(α) label skew (Hsu et al. 2019): each class is dealt to clients in proportions
@@ -16,11 +16,11 @@
 # * **FedAvg of the hash head:** each round every client loads the global head, trains `LOCAL_EPOCHS` epochs on its own
 #   items through `hashlab.experiment.fit` (the same Lightning `HashingModule` as every notebook), and the server
 #   averages $w \leftarrow \sum_k \tfrac{n_k}{n} w_k$.
-# * **Per-client margins (from the seed, simplified):** the loss is DSH, whose contrastive margin $m$ is the knob. Each
+# * **Per-client margins (from Wells et al., simplified):** the loss is DSH, whose contrastive margin $m$ is the knob. Each
 #   round a client reports the mean Hamming distance of its same-class and different-class pairs under the global
 #   model; the server gives clients whose classes are less separated than average a larger margin,
 #   $m_k = m_0\,\mathrm{clip}(1 + \gamma(\bar g - g_k)/L, 0.5, 2)$, $g_k = \bar d^{inter}_k - \bar d^{intra}_k$.
-#   Simplified: one margin per client (the seed also speaks of per-class and layer-wise margins), statistics sent
+#   Simplified: one margin per client (Wells et al. also speak of per-class and layer-wise margins), statistics sent
 #   unquantized and without privacy noise.
 # * **Baselines:** *centralized* (all training items in one place, same number of epochs: the upper bound) and
 #   *local-only* (each client trains alone for the same epochs; metrics averaged over clients).
@@ -192,7 +192,7 @@ build_federated_widget(emb, CONFIG.replace(rounds=min(ROUNDS, 10)), alpha=0.3)
 # * IID FedAvg is within 10 mAP points of centralized training with the same number of epochs.
 # * Every FedAvg run improves on its initial model by at least 30 mAP points.
 #
-# Not asserted: that the α = 0.1 run ends below the IID run (the seed's drift warning). It does with this seed, but
+# Not asserted: that the α = 0.1 run ends below the IID run (Wells et al.'s drift warning). It does with this seed, but
 # in development runs with other seeds the gap ranged from about −1 to +9 points, so it depends on the partition
 # draw at this scale.
 

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 08 · How private are hash codes? An inversion attack (hashlab's analysis, not the thesis's)
 #
-# The thesis claims privacy for its codes but measures none of it (digest §6). Its conclusion:
+# The thesis (Mao 2024) claims privacy for its codes but measures none of it. Its conclusion:
 #
 # > "The binary nature and the compactness of these hashes make it computationally infeasible to reverse-engineer
 # > the original embeddings or the raw images, thereby enhancing privacy."
@@ -121,8 +121,8 @@ privacy.reconstruction_figure(
 # %% [markdown]
 # ## Storage per item
 #
-# Float32 features cost $32D$ bits per item, a code $L$ bits. For the thesis's 768-d ViT/DINOv2 embeddings (the
-# digest's assumption, not a thesis number) the ratio would be 24,576 / L.
+# Float32 features cost $32D$ bits per item, a code $L$ bits. For 768-d ViT-B/16 embeddings (the width of ViT-B,
+# our assumption; the thesis states no dimension) the ratio would be 24,576 / L.
 
 # %%
 storage = pd.DataFrame(

@@ -7,17 +7,21 @@ byte-identical notebook.
     python docs/notebooks/build.py                    # build every notebook
     python docs/notebooks/build.py 03_pairwise_methods  # build the named ones
     python docs/notebooks/build.py --check            # exit 1 if a committed notebook differs from its build
+
+``--check`` also applies the text rules of :func:`text_problems` to every source (papers are cited by authors and
+year, never by the number of a project's source document); the root ``conftest.py`` applies
+:func:`output_problems` to every cell that nbval runs, so a rendered table with NaN/<NA> fails that cell.
 """
 
 from __future__ import annotations
 
 import argparse
 import difflib
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import jupytext
 import nbformat
 
 from hashlab.config import atomic_write
@@ -27,6 +31,34 @@ NOTEBOOKS = SOURCES.parent.parent / "notebooks"
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 # cell metadata kept in the notebook: nbval/papermill tags and JupyterLab's folding of solution cells
 CELL_METADATA = ("tags", "jupyter", "collapsed")
+# words from outside the subject: numbers of the project's source documents and its notes, "workbench"
+FORBIDDEN_TEXT = {
+    "source-document number (cite authors and year)": re.compile(r"\bseeds? ?0{2}\d\b", re.I),
+    "reference to the project's notes": re.compile(r"\bseeds digest\b|\bdigest §", re.I),
+    "'workbench' (say what hashlab did)": re.compile(r"\bworkbench\b", re.I),
+}
+# a missing value rendered in an HTML table cell (pandas writes NaN, nan, <NA> as &lt;NA&gt;)
+MISSING_CELL = re.compile(r"<t[dh][^>]*>\s*(NaN|nan|&lt;NA&gt;|<NA>)\s*</t[dh]>")
+
+
+def text_problems(text: str) -> list[str]:
+    """One message per forbidden word found in ``text`` (``name: 'match'``)."""
+    return [f"{name}: {m.group(0)!r}" for name, rx in FORBIDDEN_TEXT.items() for m in rx.finditer(text)]
+
+
+def output_problems(outputs: Sequence[dict]) -> list[str]:
+    """Problems in a cell's rendered outputs (nbformat output dicts): forbidden words, NaN/<NA> in a table."""
+    problems = []
+    for out in outputs:
+        data = out.get("data", {})
+        text = (
+            "".join(out.get("text", ""))
+            + "".join(data.get("text/plain", ""))
+            + "".join(data.get("text/html", ""))
+        )
+        problems += text_problems(text)
+        problems += [f"missing value in a table: {m.group(0)!r}" for m in MISSING_CELL.finditer(text)]
+    return problems
 
 
 def sources(names: Sequence[str] = ()) -> list[Path]:
@@ -43,6 +75,8 @@ def sources(names: Sequence[str] = ()) -> list[Path]:
 
 def build(source: Path) -> str:
     """The ``.ipynb`` text built from one percent-format source (no outputs, stable ids, validated)."""
+    import jupytext  # only the builder needs it (the output rules above are also used by conftest.py)
+
     nb = jupytext.read(source, fmt="py:percent")
     nb.metadata = nbformat.from_dict({"kernelspec": KERNELSPEC, "language_info": {"name": "python"}})
     for number, cell in enumerate(nb.cells):
@@ -69,9 +103,12 @@ def write(source: Path) -> Path:
 
 
 def check(paths: Sequence[Path]) -> list[str]:
-    """One message (with a short diff) per notebook that is missing or differs from its build."""
+    """One message per forbidden word in a source and per notebook that is missing or differs from its build."""
     problems = []
     for source in paths:
+        problems += [
+            f"{source.name}: {problem}" for problem in text_problems(source.read_text(encoding="utf-8"))
+        ]
         path = target(source)
         if not path.exists():
             problems.append(f"{path.name}: missing; run python docs/notebooks/build.py {source.stem}")
