@@ -8,28 +8,29 @@ from typing import Any
 
 import numpy as np
 
-THESIS_KNN_K = 7
+
+def _settings(name: str) -> dict[str, Any]:
+    from hashlab.settings import preset
+
+    values = preset(name).to_dict()
+    return {
+        key: values[key] for key in ("epochs", "batch_size", "lr", "hidden", "subsample", "map_k", "knn_k")
+    }
+
+
+THESIS_KNN_K: int = _settings("thesis")["knn_k"]
 SWEEP_KS: tuple[int, ...] = (3, 5, 7, 10, 15)
 FULL_BITS: tuple[int, ...] = (12, 24, 36, 48)
 
-# Settings of a full run and of the CI-sized --fast run (digits, pixel features). Every value is an assumption: the
-# thesis states no optimiser, learning rate, epochs, batch size, head or seed.
-FULL_SETTINGS: dict[str, Any] = {
-    "epochs": 30,
-    "batch_size": 256,
-    "lr": 1e-3,
-    "hidden": (512,),
-    "subsample": None,
-}
+# Settings of a full run (the ``thesis`` preset of hashlab.settings) and of the CI-sized --fast run (the ``fast``
+# preset, on digits with pixel features). Every training value is an assumption: the thesis states no optimiser,
+# learning rate, epochs, batch size, head or seed.
+FULL_SETTINGS: dict[str, Any] = _settings("thesis")
 FAST_SETTINGS: dict[str, Any] = {
     "dataset": "digits",
     "backbone": "pixels",
     "bits": (12, 24, 48),
-    "epochs": 3,
-    "batch_size": 128,
-    "lr": 3e-3,
-    "hidden": (128,),
-    "subsample": None,
+    **_settings("fast"),
 }
 
 
