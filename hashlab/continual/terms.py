@@ -18,6 +18,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from hashlab.codes import label_similarity
+
 __all__ = ["AsymmetricCodeTerm", "TargetTerm"]
 
 
@@ -81,10 +83,7 @@ class AsymmetricCodeTerm:
         if len(codes) > self.max_db:  # a seeded random subset of the old database per step
             pick = torch.randperm(len(codes), generator=self.generator)[: self.max_db]
             codes, labels = codes[pick], labels[pick]
-        if y.ndim == 2:
-            same = (y.float() @ labels.float().T) > 0
-        else:
-            same = y[:, None] == labels[None, :]
+        same = label_similarity(y, labels)
         s = torch.where(same, 1.0, self.dissimilar).to(h.device)
         bits = codes.shape[1]
         inner = h[:, :bits] @ codes.to(h.device).T / bits

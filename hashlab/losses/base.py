@@ -22,6 +22,8 @@ from typing import Any, ClassVar, NamedTuple
 import torch
 from torch import Tensor, nn
 
+from hashlab.codes import label_similarity
+
 __all__ = [
     "LossOutput",
     "HashLoss",
@@ -208,10 +210,7 @@ class HashLoss(nn.Module):
     @staticmethod
     def similarity(labels: Tensor, other: Tensor | None = None) -> Tensor:
         """``s_ij = 1`` if the samples share at least one class, else 0 (float, shape (B, B'))."""
-        other = labels if other is None else other
-        if labels.dim() == 1:
-            return (labels[:, None] == other[None, :]).float()
-        return (labels.float() @ other.float().T > 0).float()
+        return label_similarity(labels, other).float()
 
     @staticmethod
     def offdiag_mask(n: int, device: torch.device | str | None = None) -> Tensor:

@@ -9,6 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from hashlab.codes import label_similarity
+
 from .base import HashLoss, LossOutput, register_loss
 
 
@@ -138,7 +140,7 @@ class CNNHLoss(HashLoss):
                 f"CNNH stage 1: {len(counts)} distinct label vectors exceed max_groups={self.max_groups}; "
                 "raise max_groups (cost grows as groups^2 * bits)"
             )
-        sim = np.where(rows @ rows.T > 0, 1.0, self.s_dissimilar)
+        sim = np.where(label_similarity(rows), 1.0, self.s_dissimilar)
         codes, history = fit_group_codes(sim, counts, self.bits, self.sweeps, self.seed)
         self.stage1_history = history
         dev = self.H.device

@@ -33,6 +33,8 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 
+from hashlab.codes import label_similarity
+
 __all__ = [
     "ConstantMargin",
     "CosineWarmup",
@@ -190,7 +192,7 @@ def pair_similarity(labels: torch.Tensor, class_similarity: torch.Tensor | None 
         )
     y = labels.long()
     if class_similarity is None:
-        return (y[:, None] == y[None, :]).float()
+        return label_similarity(y).float()
     c = torch.as_tensor(class_similarity, dtype=torch.float32, device=y.device)
     if c.ndim != 2 or c.shape[0] != c.shape[1]:
         raise ValueError(f"class_similarity must be a square (C, C) matrix, got shape {tuple(c.shape)}")
