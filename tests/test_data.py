@@ -545,6 +545,13 @@ def test_split_duplicates_counts_every_pair():
     assert proto["duplicates"]["counts"] == dups.counts and proto["duplicate_queries"] == 1
 
 
+@needs_shared
+def test_split_duplicates_in_real_pneumoniamnist():
+    # 8 PneumoniaMNIST validation images are pixel-identical to training images (official split, kept as published)
+    bundle = load_dataset("pneumoniamnist", root=SHARED, download=False)
+    assert split_duplicates(bundle).counts == {"train-val": 8, "train-test": 0, "val-test": 0}
+
+
 def test_split_duplicates_none_on_digits(digits):
     assert split_duplicates(digits).counts == {"train-val": 0, "train-test": 0, "val-test": 0}
 
