@@ -5,11 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
 from collections.abc import Sequence
-
-from hashlab.config import REPO_ROOT
 
 # Help of each generated option; names, types and defaults come from hashlab.settings (one place decides them).
 OPTION_HELP: dict[str, str] = {
@@ -234,15 +231,9 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _lab(args: argparse.Namespace) -> int:
-    jupyter = shutil.which("jupyter")
-    if jupyter is None:
-        raise FileNotFoundError("jupyter is not installed in this environment: pip install -e .")
-    notebook = REPO_ROOT / "notebooks" / args.notebook
-    if not notebook.exists():
-        raise FileNotFoundError(f"no notebook {notebook}")
-    argv = [jupyter, "lab", str(notebook), *args.jupyter_args]
-    os.execv(jupyter, argv)
-    return 0  # pragma: no cover
+    from hashlab.jupyter_lab import main as lab_main
+
+    return lab_main(args.jupyter_args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -271,26 +262,34 @@ def build_parser() -> argparse.ArgumentParser:
     add_embed_arguments(embed)
     embed.set_defaults(func=run_embed)
 
-    lab = sub.add_parser("lab", help="open the workbench in JupyterLab on a notebook")
-    lab.add_argument("notebook", nargs="?", default="00_quickstart.ipynb", help="notebook file in notebooks/")
-    lab.add_argument("jupyter_args", nargs=argparse.REMAINDER, help="extra arguments for jupyter lab")
+    lab = sub.add_parser(
+        "lab", help="open the workbench in JupyterLab on a notebook", add_help=False, prefix_chars="\0"
+    )  # every argument, options included and in any order, goes to hashlab.jupyter_lab
+    lab.add_argument("jupyter_args", nargs="*", help="[NOTEBOOK.ipynb] [jupyter lab options]")
     lab.set_defaults(func=_lab)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["lab"]:  # straight to JupyterLab: its options pass through, and torch is not imported
+        from hashlab.jupyter_lab import main as lab_main
+
+        return lab_main(argv[1:])
     args = build_parser().parse_args(argv)
+    if os.environ.get("HASHLAB_DATA_DIR") and args.command != "lab":
+        from hashlab.files import check_output_dir
+
+        check_output_dir(os.environ["HASHLAB_DATA_DIR"], "HASHLAB_DATA_DIR")
     return int(args.func(args) or 0)
 
 
 def console() -> None:
-    """Console-script entry: known user errors print one ``hashlab: error: ...`` line and exit with status 2."""
-    try:
-        sys.exit(main())
-    except (KeyError, ValueError, FileNotFoundError) as err:
-        message = err.args[0] if isinstance(err, KeyError) and err.args else err
-        print(f"hashlab: error: {message}", file=sys.stderr)
-        sys.exit(2)
+    """Console-script entry: user errors (``hashlab.errors.USER_ERRORS``) print one ``hashlab: error: ...`` line and
+    exit with status 2; Ctrl-C prints one line and exits with 130."""
+    from hashlab.errors import run_console
+
+    run_console(main)
 
 
 if __name__ == "__main__":
