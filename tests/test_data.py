@@ -24,6 +24,7 @@ from hashlab.data import (
     Split,
     UnknownDatasetError,
     available_datasets,
+    available_offline,
     canonical_dataset_name,
     check_splits,
     load_dataset,
@@ -695,3 +696,18 @@ def test_datamodule_rejects_bad_arguments():
         EmbeddingDataModule(_embeddings(), batch_size=0)
     with pytest.raises(ValueError, match="val_db_size"):
         EmbeddingDataModule(_embeddings(), val_db_size=0)
+
+
+def test_available_offline(tmp_path, monkeypatch, isolated_data_dir):
+    assert available_offline("DIGITS")
+    assert not available_offline("breastmnist") and not available_offline("cifar10")
+    (isolated_data_dir / "medmnist").mkdir(parents=True)
+    (isolated_data_dir / "medmnist" / "breastmnist_64.npz").write_bytes(b"")
+    assert available_offline("breastmnist", 64) and not available_offline("breastmnist", 28)
+    monkeypatch.setattr(hfm, "SYSTEM_DIR", tmp_path / "absent")
+    assert not available_offline("fashion_mnist")
+    target = isolated_data_dir / "fashion_mnist"
+    target.mkdir()
+    for name in hfm.FILES.values():
+        (target / f"{name}.gz").write_bytes(b"")
+    assert available_offline("fashion_mnist")

@@ -13,11 +13,12 @@ import os
 from pathlib import Path
 
 from hashlab.config import data_dir
+from hashlab.data import fashion_mnist
 from hashlab.data.bundle import DatasetBundle, UnknownDatasetError
 from hashlab.data.cifar10 import CIFAR10_SIZE, load_cifar10
 from hashlab.data.digits import DIGITS_SIZE, load_digits
 from hashlab.data.fashion_mnist import FASHION_MNIST_SIZE, load_fashion_mnist
-from hashlab.data.medmnist import MEDMNIST_SIZES, load_medmnist, medmnist_flags
+from hashlab.data.medmnist import MEDMNIST_SIZES, load_medmnist, medmnist_file, medmnist_flags
 
 DEFAULT_SIZE = 28
 #: Datasets with one image size only.
@@ -87,3 +88,20 @@ def load_dataset(
     if name == "fashion_mnist":
         return load_fashion_mnist(folder, download=download, verify=verify)
     return load_medmnist(name, folder or data_dir() / "medmnist", size, download, verify)
+
+
+def available_offline(
+    name: str, size: int | None = DEFAULT_SIZE, root: str | os.PathLike | None = None
+) -> bool:
+    """True when ``load_dataset(name, root, size, download=False)`` finds its files (checksums are not checked)."""
+    name = canonical_dataset_name(name)
+    size = native_size(name, size)
+    folder = Path(root) if root is not None else None
+    if name == "digits":
+        return True
+    if name == "cifar10":
+        return ((folder or data_dir() / "cifar10") / "cifar-10-batches-py").is_dir()
+    if name == "fashion_mnist":
+        folders = [folder] if folder is not None else [fashion_mnist.SYSTEM_DIR, fashion_mnist.download_dir()]
+        return fashion_mnist.locate(folders) is not None
+    return ((folder or data_dir() / "medmnist") / medmnist_file(name, size)).is_file()

@@ -93,7 +93,7 @@ def _find(folder: Path, name: str) -> Path | None:
     return None
 
 
-def _locate(folders: list[Path]) -> tuple[Path, dict[str, Path]] | None:
+def locate(folders: list[Path]) -> tuple[Path, dict[str, Path]] | None:
     """The first folder holding all four files, with their paths."""
     for folder in folders:
         found = {key: _find(folder, name) for key, name in FILES.items()}
@@ -170,7 +170,7 @@ def _not_available(folders: list[Path], target: Path, reason: str) -> DatasetNot
 def load_fashion_mnist(root: Path | None = None, download: bool = True, verify: bool = True) -> DatasetBundle:
     """Fashion-MNIST with a stratified 5,000-image validation hold-out (55,000 / 5,000 / 10,000)."""
     folders = [root] if root is not None else [SYSTEM_DIR, download_dir()]
-    located = _locate(folders)
+    located = locate(folders)
     if located is None:
         target = folders[-1]
         if not download:
