@@ -8,12 +8,13 @@ any long work starts. Numpy arrays, torch tensors and lists are accepted whereve
 * :func:`check_codes` - a non-empty (N, L) matrix of exactly ±1 (``1.3`` is not ``+1``), returned as ``np.int8``.
 * :func:`check_labels`, :func:`check_label_pair` - (N,) class ids or (N, C) multi-hot {0, 1}, and two label sets
   that can be compared (the relevance rule itself is :func:`hashlab.codes.label_similarity`).
-* :func:`check_positive_int`, :func:`check_k`, :func:`check_choice` - options: a positive integer, a cut-off
-  ``k`` (``None`` = everything), one of a fixed set of strings.
+* :func:`check_positive_int`, :func:`check_nonnegative`, :func:`check_k`, :func:`check_choice` - options: a
+  positive integer, a finite number >= 0, a cut-off ``k`` (``None`` = everything), one of a set of strings.
 """
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Collection
 from typing import Any
@@ -30,6 +31,7 @@ __all__ = [
     "check_k",
     "check_label_pair",
     "check_labels",
+    "check_nonnegative",
     "check_positive_int",
 ]
 
@@ -66,18 +68,24 @@ def check_finite(x: Any, name: str) -> None:
     raise ValueError(f"{name} contains NaN or inf ({n_bad} {unit} affected)")
 
 
+def _numeric_matrix(x: Any, name: str, what: str) -> np.ndarray:
+    """``x`` as a numpy array that is 2-D, has at least one row and one column, and is numeric (not bool)."""
+    arr = as_numpy(x)
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D {what}, got shape {arr.shape}")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"{name} is empty (shape {arr.shape})")
+    if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.number):
+        raise ValueError(f"{name} must be numeric, got dtype {arr.dtype} (a 2-D {what})")
+    return arr
+
+
 def check_features(x: Any, name: str = "features", dim: int | None = None) -> np.ndarray:
     """Validate a feature matrix: 2-D (N, D), N and D >= 1, numeric (not bool), finite; ``dim`` columns if given.
 
     Returns the numpy array (dtype unchanged; callers cast as they need).
     """
-    arr = as_numpy(x)
-    if arr.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D feature matrix (N, D), got shape {arr.shape}")
-    if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise ValueError(f"{name} is empty (shape {arr.shape})")
-    if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.number):
-        raise ValueError(f"{name} must be numeric, got dtype {arr.dtype}")
+    arr = _numeric_matrix(x, name, "feature matrix (N, D)")
     check_finite(arr, name)
     if dim is not None and arr.shape[1] != dim:
         raise ValueError(f"{name} has {arr.shape[1]} features, expected {dim}")
@@ -91,13 +99,7 @@ def check_codes(codes: Any, name: str = "codes", bits: int | None = None) -> np.
     or values other than exactly ±1, or (if ``bits`` is given) has a different number of bits. Check before any
     cast: ``int8(1.3) == 1`` would otherwise pass.
     """
-    arr = as_numpy(codes)
-    if arr.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D array (N, bits) of ±1, got shape {arr.shape}")
-    if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise ValueError(f"{name} is empty (shape {arr.shape}); need at least one code of at least one bit")
-    if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.number):
-        raise ValueError(f"{name} must be numeric ±1, got dtype {arr.dtype} (use hashlab.codes.to_codes)")
+    arr = _numeric_matrix(codes, name, "array (N, bits) of ±1 (use hashlab.codes.to_codes)")
     if np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr).all():
         raise ValueError(f"{name} contains NaN or inf; codes must be ±1 (use hashlab.codes.to_codes)")
     bad = (arr != 1) & (arr != -1)
@@ -180,6 +182,17 @@ def check_positive_int(value: Any, name: str) -> int:
     if out <= 0:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return int(out)
+
+
+def check_nonnegative(value: Any, name: str) -> float:
+    """``value`` as a finite ``float >= 0`` (a margin, a weight, a rate), else ``ValueError`` naming ``name``."""
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}") from None
+    if isinstance(value, bool) or not math.isfinite(out) or out < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return out
 
 
 def check_k(k: int | None, n_db: int, name: str = "k") -> int:

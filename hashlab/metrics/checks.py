@@ -11,7 +11,15 @@ import numpy as np
 
 from hashlab.checks import check_codes, check_features, check_label_pair, check_labels
 
-__all__ = ["NoRelevant", "Normalize", "Ties", "check_code_pair", "check_feature_pair", "prepare"]
+__all__ = [
+    "NoRelevant",
+    "Normalize",
+    "Ties",
+    "check_code_pair",
+    "check_feature_pair",
+    "check_query_db_labels",
+    "prepare",
+]
 
 Ties = Literal["index", "average"]
 NoRelevant = Literal["zero", "skip", "error"]
@@ -32,10 +40,17 @@ def prepare(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Validate codes and labels of queries and database: ``(q int8, db int8, query labels, db labels)``."""
     q, db = check_code_pair(query_codes, db_codes)
-    ql = check_labels(query_labels, q.shape[0], "query_labels")
-    dl = check_labels(db_labels, db.shape[0], "db_labels")
+    return (q, db, *check_query_db_labels(query_labels, db_labels, len(q), len(db)))
+
+
+def check_query_db_labels(
+    query_labels: Any, db_labels: Any, n_query: int, n_db: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Validate query and database labels (one per item, both single-label or both multi-hot over one C)."""
+    ql = check_labels(query_labels, n_query, "query_labels")
+    dl = check_labels(db_labels, n_db, "db_labels")
     check_label_pair(ql, dl)
-    return q, db, ql, dl
+    return ql, dl
 
 
 def check_feature_pair(query: Any, db: Any) -> tuple[np.ndarray, np.ndarray]:

@@ -12,10 +12,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from hashlab.checks import check_choice, check_k, check_label_pair, check_labels
+from hashlab.checks import check_choice, check_k
 from hashlab.codes import label_similarity
 from hashlab.metrics.average_precision import MAPResult, ap_from_hits, resolve_no_relevant
-from hashlab.metrics.checks import NoRelevant, Normalize, check_feature_pair
+from hashlab.metrics.checks import NoRelevant, Normalize, check_feature_pair, check_query_db_labels
 from hashlab.metrics.ranking import chunk_rows
 
 __all__ = ["mean_average_precision_float", "precision_at_k_float"]
@@ -26,9 +26,7 @@ def prepare_float(
 ) -> tuple[torch.Tensor, torch.Tensor, np.ndarray, np.ndarray]:
     """Validate float features and labels; features as float64 tensors (exact distances), labels as numpy."""
     qa, da = check_feature_pair(query, db)
-    ql = check_labels(query_labels, qa.shape[0], "query_labels")
-    dl = check_labels(db_labels, da.shape[0], "db_labels")
-    check_label_pair(ql, dl)
+    ql, dl = check_query_db_labels(query_labels, db_labels, len(qa), len(da))
     qt = torch.from_numpy(np.ascontiguousarray(qa, dtype=np.float64))
     dbt = torch.from_numpy(np.ascontiguousarray(da, dtype=np.float64))
     return qt, dbt, ql, dl
