@@ -54,7 +54,7 @@ import numpy as np
 from hashlab.codes import check_codes, pack_codes, unpack_codes
 from hashlab.config import atomic_write
 
-__all__ = ["BACKENDS", "HammingIndex", "IndexFileError", "recall_at_k"]
+__all__ = ["BACKENDS", "HammingIndex", "IndexFileError", "benchmark_backends", "recall_at_k"]
 
 _FORMAT = "hashlab.HammingIndex/2"
 _FORMAT_V1 = "hashlab.HammingIndex/1"
@@ -279,17 +279,33 @@ class HammingIndex:
         mm = f", file={self._mmap_path!r}" if self._mmap is not None else ""
         return f"HammingIndex(bits={self.bits}, backend={self.backend!r}{shards}{extra}, ntotal={self.ntotal}{mm})"
 
-    def _pack(self, codes: Any, name: str) -> np.ndarray:
-        arr = check_codes(codes, name, bits=self.bits)
-        return np.ascontiguousarray(pack_codes(arr))
+    def _pack(self, codes: Any, name: str, packed: bool = False) -> np.ndarray:
+        if not packed:
+            return np.ascontiguousarray(pack_codes(check_codes(codes, name, bits=self.bits)))
+        arr = np.asarray(codes)
+        if arr.dtype != np.uint8 or arr.ndim != 2 or arr.shape[1] != self.nbytes or len(arr) == 0:
+            raise ValueError(
+                f"{name} (packed=True) must be np.uint8 (N, {self.nbytes}) for bits={self.bits}, "
+                f"got {arr.dtype} {arr.shape}"
+            )
+        pad = self.d - self.bits
+        if pad and (arr[:, -1] & np.uint8((1 << pad) - 1)).any():
+            raise ValueError(
+                f"{name} (packed=True) has padding bits set: not np.packbits of {self.bits}-bit codes"
+            )
+        return np.ascontiguousarray(arr)
 
-    def add(self, codes: Any) -> None:
-        """Append ±1 codes (N, bits); they get ids ntotal, ntotal+1, ... (ivf trains on the first batch)."""
+    def add(self, codes: Any, *, packed: bool = False) -> None:
+        """Append ±1 codes (N, bits); they get ids ntotal, ntotal+1, ... (ivf trains on the first batch).
+
+        ``packed=True``: ``codes`` are already ``np.uint8`` (N, ceil(bits/8)) as :func:`hashlab.codes.pack_codes`
+        makes (8x less memory than ±1 ``int8`` for large databases).
+        """
         if self._mmap is not None:
             raise ValueError(
                 f"this index is memory-mapped from {self._mmap_path} and read-only; append to the file"
             )
-        packed = self._pack(codes, "codes")
+        packed = self._pack(codes, "codes", packed)
         if self.shards > 1 and self.ntotal:  # keep contiguous id ranges per shard: re-partition all codes
             packed = np.concatenate([self._packed(), packed])
             self._index = None if self.backend == "ivf" else self._build()
@@ -323,20 +339,21 @@ class HammingIndex:
             sub.hnsw.efSearch = o["ef_search"]
 
     # ------------------------------------------------------------------------------------------------- search
-    def _check_query(self, query_codes: Any) -> np.ndarray:
-        q = self._pack(query_codes, "query_codes")
+    def _check_query(self, query_codes: Any, packed: bool) -> np.ndarray:
+        q = self._pack(query_codes, "query_codes", packed)
         if self.ntotal == 0:
             raise ValueError("the index is empty: add codes before searching")
         return q
 
-    def search(self, query_codes: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, query_codes: Any, k: int, *, packed: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """The k nearest codes per query: ``(distances int32 (Nq, k), ids int64 (Nq, k))`` by (distance, id).
 
         Exact for ``flat`` (and a memory-mapped index); approximate backends may leave slots unfilled (id -1).
+        ``packed=True``: queries are packed ``np.uint8`` as in :meth:`add`.
         """
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
             raise ValueError(f"k must be a positive int, got {k!r}")
-        q = self._check_query(query_codes)
+        q = self._check_query(query_codes, packed)
         n, k = self.ntotal, int(k)
         if k > n:
             raise ValueError(f"k={k} is larger than the index ({n} codes)")
@@ -347,7 +364,7 @@ class HammingIndex:
         return _sort_rows(*self._index.search(q, k))
 
     def range_search(
-        self, query_codes: Any, radius: int, return_distances: bool = False
+        self, query_codes: Any, radius: int, return_distances: bool = False, *, packed: bool = False
     ) -> list[np.ndarray] | tuple[list[np.ndarray], list[np.ndarray]]:
         """Ids within Hamming distance ``<= radius`` of each query, each array sorted by (distance, id).
 
@@ -356,7 +373,7 @@ class HammingIndex:
         """
         if isinstance(radius, bool) or not isinstance(radius, (int, np.integer)) or radius < 0:
             raise ValueError(f"radius must be an int >= 0, got {radius!r}")
-        q = self._check_query(query_codes)
+        q = self._check_query(query_codes, packed)
         radius = int(radius)
         if self._mmap is not None:
             ids, dists = self._mmap_range(q, radius)
@@ -598,3 +615,85 @@ class HammingIndex:
                 f"{path}: header says {int(parts['ntotal'])} codes, the index holds {index.ntotal}"
             )
         return index
+
+
+def _stats_ndis(backend: str, reset: bool) -> float:
+    """faiss's global count of distance computations for the backend's search (reset or read)."""
+    stats = {
+        "mih": faiss.cvar.indexBinaryHash_stats,
+        "ivf": faiss.cvar.indexIVF_stats,
+        "hnsw": faiss.cvar.hnsw_stats,
+    }.get(backend)
+    if stats is None:
+        return float("nan")
+    if reset:
+        stats.reset()
+        return 0.0
+    return float(stats.ndis)
+
+
+def benchmark_backends(
+    db_codes: Any,
+    query_codes: Any,
+    k: int = 100,
+    configs: dict[str, dict[str, Any]] | None = None,
+    *,
+    packed: bool = False,
+    bits: int | None = None,
+) -> list[dict[str, Any]]:
+    """Build each backend on ``db_codes``, search ``query_codes`` for the top ``k``, and compare with ``flat``.
+
+    ``configs`` maps a label to ``{"backend": name, **options}`` (default: each backend with its defaults).
+    Returns one dict per config: ``label``, ``backend``, ``options``, ``build_s``, ``search_s`` (all queries,
+    faiss's current thread count), ``ms_per_query``, ``recall`` (:func:`recall_at_k` against flat),
+    ``ndis_per_query`` (distance computations per query, from faiss's statistics; N for flat) and
+    ``speedup`` (flat's search time over this one's). ``packed=True`` takes ``np.uint8`` packed codes and needs
+    ``bits``.
+    """
+    import time
+
+    if packed and bits is None:
+        raise ValueError("bits is required with packed=True")
+    bits = int(bits) if packed else check_codes(db_codes, "db_codes").shape[1]
+    configs = configs if configs is not None else {b: {"backend": b} for b in BACKENDS}
+    flat = HammingIndex(bits)
+    t0 = time.perf_counter()
+    flat.add(db_codes, packed=packed)
+    flat_build = time.perf_counter() - t0
+    _check_pos_int(k, "k")
+    t0 = time.perf_counter()
+    exact_d, _ = flat.search(query_codes, k, packed=packed)
+    flat_search = time.perf_counter() - t0
+    nq = len(exact_d)
+    rows = []
+    for label, cfg in configs.items():
+        cfg = dict(cfg)
+        backend = cfg.pop("backend", label)
+        if backend == "flat" and not cfg:
+            index, build_s, search_s, dist = flat, flat_build, flat_search, exact_d
+            ndis = float(flat.ntotal)
+        else:
+            index = HammingIndex(bits, backend, **cfg)
+            t0 = time.perf_counter()
+            index.add(db_codes, packed=packed)
+            build_s = time.perf_counter() - t0
+            _stats_ndis(backend, reset=True)
+            t0 = time.perf_counter()
+            dist, _ = index.search(query_codes, k, packed=packed)
+            search_s = time.perf_counter() - t0
+            ndis = float(index.ntotal) if backend == "flat" else _stats_ndis(backend, reset=False) / nq
+        rows.append(
+            {
+                "label": label,
+                "backend": backend,
+                "options": {**index.options, **({"shards": index.shards} if index.shards > 1 else {})},
+                "build_s": build_s,
+                "search_s": search_s,
+                "ms_per_query": 1000.0 * search_s / nq,
+                "recall": recall_at_k(dist, exact_d),
+                "ndis_per_query": ndis,
+                "speedup": flat_search / search_s if search_s > 0 else float("inf"),
+            }
+        )
+        del index
+    return rows
