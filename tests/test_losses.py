@@ -92,14 +92,36 @@ def test_wrong_code_width_and_label_range():
 
 
 def _dsh_reference(h, y, margin, alpha):
-    n = len(h)
+    """Liu et al. (2016) per pair: contrastive term + alpha (|| |h_i| - 1 ||_1 + || |h_j| - 1 ||_1), mean over pairs."""
+    reg = [sum(abs(abs(v) - 1) for v in row) for row in h]
     terms = []
-    for i, j in _pairs(n):
+    for i, j in _pairs(len(h)):
         d = _sqdist(h[i], h[j])
         s = 1.0 if y[i] == y[j] else 0.0
-        terms.append(0.5 * s * d + 0.5 * (1 - s) * max(margin - d, 0.0))
-    reg = sum(abs(abs(v) - 1) for row in h for v in row) / (n * len(h[0]))
-    return sum(terms) / len(terms) + alpha * reg
+        terms.append(0.5 * s * d + 0.5 * (1 - s) * max(margin - d, 0.0) + alpha * (reg[i] + reg[j]))
+    return sum(terms) / len(terms)
+
+
+def test_dsh_defaults_are_the_papers():
+    # Liu et al. (2016) and DeepHash-pytorch: raw outputs, m = 2 * bits; paper: alpha = 0.01
+    loss = get_loss("dsh", 24, 10)
+    assert loss.margin == 48.0 and loss.alpha == 0.01
+    z = torch.tensor([[3.0, -0.2, 0.0, -7.5]])
+    assert torch.equal(loss.activation(z), z)  # no tanh: the network's last layer is linear
+
+
+def test_dsh_on_raw_outputs_hand_computed():
+    # bits 2, margin 2L = 4, dissimilar pair h1 = (2, 0), h2 = (1, 0): d = 1, hinge 4 - 1 = 3, term 1.5;
+    # regulariser: || |h1| - 1 ||_1 = 1 + 1 = 2, || |h2| - 1 ||_1 = 0 + 1 = 1, per pair 3, times alpha 0.01
+    loss = get_loss("dsh", 2, 2)
+    z = torch.tensor([[2.0, 0.0], [1.0, 0.0]], dtype=torch.float64, requires_grad=True)
+    out = loss(loss.activation(z), torch.tensor([0, 1]))
+    assert out.total.item() == pytest.approx(1.5 + 0.01 * 3.0, rel=1e-12)
+    assert out.parts["contrastive"].item() == pytest.approx(1.5) and out.parts["regularizer"].item() == 3.0
+    out.total.backward()
+    # both ordered pairs are the same: d/dz1[0] of 0.5 (4 - d) is -(z1[0] - z2[0]) = -1 (pushes the pair apart);
+    # the regulariser pulls z1[0] = 2 back towards 1 with alpha * sign(|z| - 1) sign(z) = +0.01
+    assert z.grad[0, 0].item() == pytest.approx(-1.0 + 0.01, rel=1e-12)
 
 
 def test_dsh_value_default_margin_and_mutation():
@@ -235,9 +257,43 @@ def test_hashnet_weighted_likelihood():
     assert out.total.item() == pytest.approx(total / n_s, rel=1e-10)
 
 
-def test_hashnet_defaults_and_beta():
+def test_hashnet_defaults_are_the_authors_and_peer_is_an_option():
+    from hashlab.losses import HashNetContinuation
+
+    # thuml/HashNet (Cao et al. 2017, authors' code): sigmoid_param = 10 / bits, beta = (1 + 0.005 iter)^0.5
+    # recomputed every 200 iterations
     loss = get_loss("hashnet", 16, 4)
     assert loss.alpha == pytest.approx(10 / 16) and loss.beta == 1.0
+    assert loss.variant == "authors" and loss.continuation == "authors"
+    assert [loss.beta_at(epoch=5, global_step=t) for t in (0, 199, 200, 399, 400)] == pytest.approx(
+        [1.0, 1.0, math.sqrt(2.0), math.sqrt(2.0), math.sqrt(3.0)]
+    )
+    # swuxyj/DeepHash-pytorch: alpha = 0.1, beta = (epoch // 20 + 1)^0.5, per epoch
+    peer = get_loss("hashnet", 16, 4, variant="peer")
+    assert peer.alpha == 0.1 and peer.continuation == "peer"
+    assert [peer.beta_at(epoch=e, global_step=10**6) for e in (0, 19, 20, 40)] == pytest.approx(
+        [1.0, 1.0, math.sqrt(2.0), math.sqrt(3.0)]
+    )
+    # hashlab's former schedule stays available by name; alpha can be overridden on any variant
+    old = get_loss("hashnet", 16, 4, continuation="epoch", alpha=0.5)
+    assert old.alpha == 0.5 and old.beta_at(epoch=3, global_step=0) == pytest.approx(2.0)
+    assert [type(cb) for cb in loss.callbacks()] == [HashNetContinuation]
+    with pytest.raises(ValueError, match="variant"):
+        get_loss("hashnet", 16, 4, variant="paper")
+    with pytest.raises(ValueError, match="continuation"):
+        get_loss("hashnet", 16, 4, continuation="fast")
+
+
+def test_only_hashnet_brings_callbacks_and_only_dshgan_needs_the_input_size():
+    for name in available_losses():
+        loss = get_loss(name, 4, 3)
+        assert (loss.callbacks() != []) == (name == "hashnet"), name
+        assert loss.needs_input_dim == (name == "dshgan"), name
+    get_loss("dpsh", 4, 3).bind_input_dim(7)  # the base hook accepts and ignores it
+
+
+def test_hashnet_beta_setter_and_activation():
+    loss = get_loss("hashnet", 16, 4)
     z = torch.tensor([[0.3, -0.2]])
     loss.beta = 4.0
     assert torch.allclose(loss.activation(z), torch.tanh(4.0 * z))
@@ -252,7 +308,7 @@ def test_hashnet_defaults_and_beta():
 @pytest.mark.parametrize("labels", [Y4, [0, 1, 0, 1]])
 def test_triplet_batch_all_value_and_reductions(labels):
     m = 0.5
-    loss = get_loss("triplet", 3, 2, margin=m)
+    loss = get_loss("triplet", 3, 2, margin=m, mining="all")
     trip = _triplets(labels)
     assert len(trip) == 8
     vals = [max(0.0, m + _sqdist(H4[a], H4[p]) - _sqdist(H4[a], H4[q])) for a, p, q in trip]
@@ -282,11 +338,65 @@ def test_triplet_no_valid_triplet_is_zero_with_graph():
 
 
 def test_dnnh_value_in_01_units():
-    loss = get_loss("dnnh", 3, 2)
+    loss = get_loss("dnnh", 3, 2, mining="all")
     assert loss.margin == 1.0 and loss.head == "divide_encode"
     s = [[(v + 1) / 2 for v in row] for row in H4]
     vals = [max(0.0, 1.0 + _sqdist(s[a], s[p]) - _sqdist(s[a], s[q])) for a, p, q in _triplets(Y4)]
     assert loss(_h(H4), torch.tensor(Y4)).total.item() == pytest.approx(sum(vals) / len(vals), rel=1e-10)
+
+
+def test_sampled_triplets_are_valid_seeded_and_bounded():
+    from hashlab.losses.triplet import sample_triplets
+
+    y = torch.arange(40) % 4
+    sim = (y[:, None] == y[None, :]).float()
+    a, p, n = sample_triplets(sim, torch.Generator().manual_seed(3))
+    # every ordered (anchor, positive) pair exactly once, each with a negative of another class
+    assert a.numel() == 40 * 9
+    assert {(int(i), int(j)) for i, j in zip(a, p, strict=True)} == {
+        (i, j) for i in range(40) for j in range(40) if i != j and y[i] == y[j]
+    }
+    assert bool((y[a] != y[n]).all())
+    again = sample_triplets(sim, torch.Generator().manual_seed(3))
+    assert all(torch.equal(u, v) for u, v in zip((a, p, n), again, strict=True))
+    other = sample_triplets(sim, torch.Generator().manual_seed(4))
+    assert not torch.equal(n, other[2])
+    # negatives are spread over the 30 candidates of each anchor, not always the first one
+    assert len({int(k) for k in n[a == 0]}) > 3
+    a, p, n = sample_triplets(sim, torch.Generator().manual_seed(3), max_triplets=50)
+    assert a.numel() == 50 and bool((y[a] == y[p]).all() & (a != p).all() & (y[a] != y[n]).all())
+
+
+@pytest.mark.parametrize("name", ["triplet", "dnnh"])
+def test_sampled_mining_is_the_default_and_matches_its_triplets(name):
+    from hashlab.losses.triplet import sample_triplets
+
+    loss = get_loss(name, 3, 3)
+    assert loss.mining == "sampled" and loss.seed == 0 and loss.max_triplets == 4096
+    y = torch.tensor([0, 0, 1, 2, 1, 0])
+    h = torch.tanh(torch.randn(6, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0)))
+    a, p, n = sample_triplets(HashLoss.similarity(y), torch.Generator().manual_seed(0))
+    r = h if name == "triplet" else 0.5 * (h + 1)
+    d = ((r[:, None] - r[None]) ** 2).sum(-1)
+    m = loss.margin
+    expected = torch.clamp(m + d[a, p] - d[a, n], min=0).mean()
+    assert loss(h, y).total.item() == pytest.approx(expected.item(), rel=1e-12)
+    # the generator advances per batch; reseed() restarts it, so a rerun sees the same triplets
+    second = loss(h, y).total.item()
+    loss.reseed()
+    assert loss(h, y).total.item() == pytest.approx(expected.item(), rel=1e-12)
+    assert loss(h, y).total.item() == pytest.approx(second, rel=1e-12)
+
+
+def test_sampled_equals_batch_all_when_each_anchor_has_one_negative():
+    y = torch.tensor([0, 0, 0, 1])  # anchors 0-2 have the single negative 3; anchor 3 has no positive
+    h = _h(H4)
+    sampled = get_loss("triplet", 3, 2, margin=2.0)(h, y).total.item()
+    assert sampled == pytest.approx(get_loss("triplet", 3, 2, margin=2.0, mining="all")(h, y).total.item())
+    with pytest.raises(ValueError, match="mining"):
+        get_loss("dnnh", 3, 2, mining="semihard")
+    with pytest.raises(ValueError, match="max_triplets"):
+        get_loss("triplet", 3, 2, max_triplets=0)
 
 
 def test_dnnh_activation_and_piecewise_threshold():
@@ -578,10 +688,13 @@ def test_dshgan_lazy_feature_dim_and_checks():
     with pytest.raises(ValueError, match="encoder"):
         loss(enc(feats), labels)
     bound = get_loss("dshgan", 4, 3)
-    bound.bind_feature_dim(7)
+    assert bound.needs_input_dim
+    bound.bind_input_dim(7)
     assert bound.generator.out.weight.shape == (7, 256)
     with pytest.raises(ValueError, match="feature_dim"):
-        bound.bind_feature_dim(8)
+        bound.bind_input_dim(8)
+    with pytest.raises(ValueError, match="feature_dim"):
+        bound.bind_feature_dim(8)  # the old name, still probed by hashlab.module
 
 
 # ---------------------------------------------------------------- shared properties of all losses
@@ -623,15 +736,19 @@ def test_margin_is_mutable_and_changes_value(name):
     loss = get_loss(name, 3, 3).double()
     head = torch.nn.Linear(5, 3).double()
     ctx = {"features": torch.randn(4, 5, dtype=torch.float64), "encoder": lambda f: loss.activation(head(f))}
-    torch.manual_seed(1)
-    v1 = loss(h, labels, **ctx).total.item()
+
+    def value() -> float:  # the same random draws each time (DSH-GAN's generator, the triplet sampler)
+        torch.manual_seed(1)
+        if hasattr(loss, "reseed"):
+            loss.reseed()
+        return loss(h, labels, **ctx).total.item()
+
+    v1 = value()
     loss.margin = loss.margin * 3 + 1
-    torch.manual_seed(1)
-    v2 = loss(h, labels, **ctx).total.item()
+    v2 = value()
     assert v2 > v1
     loss.margin = torch.full((4,), 0.0)
-    torch.manual_seed(1)
-    assert loss(h, labels, **ctx).total.item() < v2
+    assert value() < v2
     with pytest.raises(ValueError, match="margin"):
         loss.margin = -1.0
 
@@ -681,24 +798,36 @@ def _fit(module, callback, epochs=4):
 
 
 def test_hashnet_continuation_raises_and_logs_beta():
-    from hashlab.callbacks import HashNetContinuation
+    from hashlab.losses import HashNetContinuation
 
-    module, cb = _TinyModule("hashnet"), HashNetContinuation(beta0=1.0, gamma=1.0, power=0.5)
+    # the callback follows the loss's own schedule; here hashlab's per-epoch (1 + epoch)^0.5
+    module = _TinyModule("hashnet")
+    module.loss.continuation = "epoch"
+    (cb,) = module.loss.callbacks()
     trainer = _fit(module, cb)
     assert cb.history == [(e, pytest.approx(math.sqrt(1 + e))) for e in range(4)]
     assert module.loss.beta == pytest.approx(2.0)
     assert trainer.callback_metrics["hashnet_beta"].item() == pytest.approx(2.0)
-    capped = HashNetContinuation(gamma=10.0, power=1.0, beta_max=5.0)
-    assert [capped.beta_at(e) for e in range(3)] == [1.0, 5.0, 5.0]
+    # the authors' schedule counts optimizer steps: 4 epochs x 2 batches stay below the first change at 200
+    module = _TinyModule("hashnet")
+    cb = HashNetContinuation()
+    _fit(module, cb)
+    assert [b for _, b in cb.history] == [1.0] * 4
+    capped = HashNetContinuation(continuation="epoch", beta_max=1.5)
+    assert [capped.beta_for(module.loss, e, 0) for e in range(3)] == pytest.approx([1.0, math.sqrt(2.0), 1.5])
 
 
-def test_hashnet_continuation_needs_a_beta():
-    from hashlab.callbacks import HashNetContinuation
+def test_hashnet_continuation_needs_a_hashnet_loss():
+    from hashlab.callbacks import HashNetContinuation as ReExported
+    from hashlab.losses import HashNetContinuation
 
-    with pytest.raises(AttributeError, match="beta"):
+    assert ReExported is HashNetContinuation  # hashlab.experiment still imports it from hashlab.callbacks
+    with pytest.raises(AttributeError, match="HashNet"):
         _fit(_TinyModule("dpsh"), HashNetContinuation(), epochs=1)
-    with pytest.raises(ValueError, match="beta0"):
-        HashNetContinuation(beta0=0.0)
+    with pytest.raises(ValueError, match="continuation"):
+        HashNetContinuation(continuation="linear")
+    with pytest.raises(ValueError, match="beta_max"):
+        HashNetContinuation(beta_max=0.5)
 
 
 @pytest.mark.parametrize("method", ["cnnh", "dsdh", "dshgan"])

@@ -18,7 +18,7 @@ from .dpsh import DPSHLoss
 from .dsdh import DSDHLoss
 from .dsh import DSHLoss
 from .dshgan import DSHGANLoss, grad_reverse
-from .hashnet import HashNetLoss
+from .hashnet import CONTINUATIONS, HashNetContinuation, HashNetLoss, continuation_beta
 from .tcl import TCLLoss
 from .triplet import TripletLoss, triplet_hinge
 
@@ -39,7 +39,10 @@ __all__ = [
     "DSDHLoss",
     "DSHLoss",
     "DSHGANLoss",
+    "CONTINUATIONS",
+    "HashNetContinuation",
     "HashNetLoss",
+    "continuation_beta",
     "TCLLoss",
     "TripletLoss",
     "grad_reverse",

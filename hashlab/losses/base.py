@@ -5,8 +5,13 @@ Conventions (see ``docs/architecture.md``):
 * ``h`` is the relaxed code, shape ``(B, bits)``, already passed through :meth:`HashLoss.activation`.
 * ``labels`` is ``(B,)`` int64 (single-label) or ``(B, C)`` multi-hot; ``s_ij = 1`` iff the two samples share at
   least one class.
-* Pairwise losses use **all pairs** ``i != j`` of the batch and average over them; triplet losses use every valid
-  ``(anchor, positive, negative)`` triplet of the batch (batch-all) unless a loss says otherwise.
+* Pairwise losses use **all pairs** ``i != j`` of the batch and average over them. Triplet losses (DNNH, the plain
+  triplet) sample a bounded, seeded set of triplets per batch by default (``mining="sampled"``: every
+  (anchor, positive) pair with one random negative), since batch-all triplets grow as ``B^3``; ``mining="all"``
+  and ``"hard"`` are options. DSH-GAN and TCL form their own triplets (one synthetic pair per sample; centres).
+* A loss owns what its method needs beyond a gradient step: :meth:`HashLoss.callbacks` returns the Lightning
+  callbacks that belong to the method (HashNet's continuation of ``beta``); a loss with ``needs_input_dim = True``
+  gets the head's input size through :meth:`HashLoss.bind_input_dim` before training (DSH-GAN's generator).
 * A loss with a margin exposes ``margin`` as a plain mutable attribute (float or tensor broadcastable to the loss's
   per-term tensor); the setter rejects negative or non-finite values.
 """
@@ -17,12 +22,15 @@ import inspect
 import math
 import operator
 from collections.abc import Callable
-from typing import Any, ClassVar, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import torch
 from torch import Tensor, nn
 
 from hashlab.codes import label_similarity
+
+if TYPE_CHECKING:
+    from pytorch_lightning import Callback
 
 __all__ = [
     "LossOutput",
@@ -90,7 +98,8 @@ class HashLoss(nn.Module):
     """Base class of all hashing losses.
 
     Subclasses set ``name``/``family`` (and ``head`` when they need a special head), implement :meth:`forward`,
-    and may override :meth:`activation`, :meth:`prepare` and :meth:`on_epoch_end`.
+    and may override :meth:`activation`, :meth:`prepare`, :meth:`on_epoch_end`, :meth:`callbacks` and (with
+    ``needs_input_dim = True``) :meth:`bind_input_dim`.
     """
 
     name: ClassVar[str] = ""
@@ -98,6 +107,9 @@ class HashLoss(nn.Module):
     head: ClassVar[str] = "mlp"
     #: True when the loss needs ``prepare(train_labels)`` and ``context["index"]`` (CNNH, DSDH).
     needs_index: ClassVar[bool] = False
+    #: True when the loss must know the head's input size before training (DSH-GAN generates embeddings of that
+    #: size); the module then calls :meth:`bind_input_dim` once, right after building the loss.
+    needs_input_dim: ClassVar[bool] = False
 
     def __init__(self, bits: int, n_classes: int, **hparams: Any) -> None:
         super().__init__()
@@ -116,6 +128,21 @@ class HashLoss(nn.Module):
 
     def on_epoch_end(self) -> None:  # noqa: B027 - optional hook
         """Called after every training epoch; default: nothing."""
+
+    def callbacks(self) -> list[Callback]:
+        """Lightning callbacks that are part of the method (fresh instances; the trainer adds them); default none."""
+        return []
+
+    def bind_input_dim(self, in_dim: int) -> None:
+        """Receive the head's input size (the embedding size) before training.
+
+        Called by the module when ``needs_input_dim`` is True; losses that set it override this method.
+        """
+        if self.needs_input_dim:
+            raise NotImplementedError(
+                f"{type(self).__name__} sets needs_input_dim but does not bind_input_dim"
+            )
+        _positive_int(in_dim, "in_dim")
 
     def hparams(self) -> dict[str, Any]:
         """The constructor hyper-parameters with their current values (for logging and ``docs/assumptions``)."""

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from .base import HashLoss, LossOutput, register_loss
-from .triplet import Mining, Reduction, check_mining, triplet_hinge
+from .triplet import MAX_TRIPLETS, Mining, Reduction, TripletMiningMixin
 
 
 def piecewise_threshold(s: Tensor, epsilon: float = 0.1) -> Tensor:
@@ -28,17 +28,22 @@ def piecewise_threshold(s: Tensor, epsilon: float = 0.1) -> Tensor:
 
 
 @register_loss
-class DNNHLoss(HashLoss):
+class DNNHLoss(TripletMiningMixin, HashLoss):
     r"""Triplet ranking loss with margin 1 on sigmoid-relaxed codes, for the divide-and-encode head.
 
-    Lai et al., CVPR 2015 (thesis §3.2.2):
+    Lai, Pan, Liu, Yan, "Simultaneous Feature Learning and Hash Coding with Deep Neural Networks", CVPR 2015
+    (thesis §3.2.2):
 
     .. math::
         L = \operatorname{mean}_{(i,j,k)} \max\big(0,\; m + \|s_i - s_j\|_2^2 - \|s_i - s_k\|_2^2\big),
-        \qquad s = \tfrac12 (h + 1) \in [0, 1]^L,\ m = 1,
+        \qquad s = \tfrac12 (h + 1) \in [0, 1]^L,\ m = 1 \text{ (paper and thesis)}.
 
-    over every valid triplet (anchor ``i``, positive ``j``, negative ``k``) of the batch (batch-all, mean over
-    valid triplets; ``mining="hard"`` and ``reduction="active"`` are options).
+    Triplets: the paper trains on triplets of images (query, similar, dissimilar) drawn from the training set and
+    gives no mining rule. hashlab forms them per batch (``mining="sampled"``, default): every (anchor ``i``,
+    positive ``j``) pair of the batch with one negative ``k`` drawn uniformly at random, from a generator seeded
+    by ``seed``, at most ``max_triplets`` (4096) per batch, mean over them. Batch-all (``mining="all"``, every
+    valid triplet, ``O(B^3)``: 25x the cost of the pairwise methods at B = 128) and batch-hard (``"hard"``) are
+    options; ``reduction="active"`` averages over triplets with a positive hinge.
 
     Codes stay ±1 in the library: the head output ``z`` goes through ``h = 2\,\sigma(z) - 1`` (= ``tanh(z/2)``),
     i.e. the sigmoid output ``s = \sigma(z)`` mapped by ``b = 2s - 1``; the Hamming distance between {0,1} codes
@@ -61,18 +66,18 @@ class DNNHLoss(HashLoss):
         margin: float = 1.0,
         epsilon: float = 0.1,
         threshold_in_training: bool = False,
-        mining: Mining = "all",
+        mining: Mining = "sampled",
         reduction: Reduction = "valid",
+        max_triplets: int = MAX_TRIPLETS,
+        seed: int = 0,
     ) -> None:
         super().__init__(bits, n_classes)
-        check_mining(mining, reduction)
+        self._init_mining(mining, reduction, max_triplets, seed)
         if not (0 <= epsilon <= 0.5) or not math.isfinite(epsilon):
             raise ValueError(f"epsilon must lie in [0, 0.5], got {epsilon}")
         self.margin = margin
         self.epsilon = float(epsilon)
         self.threshold_in_training = bool(threshold_in_training)
-        self.mining = mining
-        self.reduction = reduction
 
     def activation(self, z: Tensor) -> Tensor:
         s = torch.sigmoid(z)
@@ -88,9 +93,5 @@ class DNNHLoss(HashLoss):
         labels = self.check_inputs(h, labels)
         s = 0.5 * (h + 1.0)
         dist = (s[:, None, :] - s[None, :, :]).pow(2).sum(-1)
-        if self.mining == "hard":
-            m = self._margin_like(dist[:, 0], per_anchor_dims=0)
-        else:
-            m = self._margin_like(dist[:, :, None].expand(-1, -1, dist.shape[0]), per_anchor_dims=2)
-        loss, frac = triplet_hinge(dist, self.similarity(labels), m, self.mining, self.reduction)
+        loss, frac = self.hinge(dist, self.similarity(labels), lambda ref, k: self._margin_like(ref, k))
         return LossOutput(loss, {"triplet": loss.detach(), "active_fraction": frac})

@@ -96,12 +96,15 @@ class DSHGANLoss(HashLoss):
     :math:`l_G = l_{triplet} + l_c - l_a` (generator) are realised by ``total = w_t l_triplet + w_c l_c + w_a l_a``
     where the synthetic embeddings reach the adversary through a gradient-reversal layer: head and adversary
     descend :math:`l_a`, the generator receives :math:`-\nabla l_a` (and :math:`+\nabla` of the triplet and
-    classification terms through the un-reversed copy). ``feature_dim`` (the embedding size) is taken from the
-    first batch's ``context["features"]`` when not given (lazy parameters). Means are over the batch.
+    classification terms through the un-reversed copy). ``feature_dim`` (the embedding size) is bound before
+    training through the base class's input-size hook (``needs_input_dim = True``, :meth:`bind_input_dim`), or
+    taken from the first batch's ``context["features"]`` when neither is given (lazy parameters). Means are over
+    the batch.
     """
 
     name = "dshgan"
     family = "triplet"
+    needs_input_dim = True
 
     def __init__(
         self,
@@ -142,9 +145,9 @@ class DSHGANLoss(HashLoss):
         self.adversary = nn.Sequential(nn.Linear(bits, 64), nn.LeakyReLU(0.2), nn.Linear(64, 1))
         self.classifier = nn.Linear(bits, n_classes)
 
-    def bind_feature_dim(self, feature_dim: int) -> None:
+    def bind_input_dim(self, in_dim: int) -> None:
         """Fix the embedding size before training (the module calls this with the head's input size)."""
-        feature_dim = int(feature_dim)
+        feature_dim = int(in_dim)
         if feature_dim <= 0:
             raise ValueError(f"feature_dim must be positive, got {feature_dim}")
         if self.feature_dim is not None and self.feature_dim != feature_dim:
@@ -155,6 +158,10 @@ class DSHGANLoss(HashLoss):
             and self.generator.out.has_uninitialized_params()
         ):
             self.generator.out = nn.Linear(self.hidden, feature_dim)
+
+    def bind_feature_dim(self, feature_dim: int) -> None:
+        """Old name of :meth:`bind_input_dim` (``hashlab.module`` probes for it until it uses the base hook)."""
+        self.bind_input_dim(feature_dim)
 
     def negative_labels(self, labels: Tensor) -> Tensor:
         """A random class not in each sample's label set, one-hot (B, C); uses the global torch RNG."""

@@ -1,4 +1,10 @@
-"""Plain triplet ranking loss on relaxed codes, with batch-all / batch-hard mining inside the batch."""
+"""Plain triplet ranking loss on relaxed codes, and the triplet formation shared by the triplet losses.
+
+Triplets are formed inside each batch: ``mining="sampled"`` (default) takes every (anchor, positive) pair with one
+negative drawn uniformly at random (seeded, at most ``max_triplets`` triplets per batch; cost ``O(B^2)``),
+``"all"`` every valid triplet (batch-all, ``O(B^3)``), ``"hard"`` each anchor's farthest positive and nearest
+negative (Hermans et al. 2017).
+"""
 
 from __future__ import annotations
 
@@ -9,23 +15,68 @@ from torch import Tensor
 
 from .base import HashLoss, LossOutput, register_loss
 
-Mining = Literal["all", "hard"]
+Mining = Literal["sampled", "all", "hard"]
 Reduction = Literal["valid", "active"]
+
+#: Default bound on the triplets of one batch for ``mining="sampled"``.
+MAX_TRIPLETS = 4096
+
+
+def sample_triplets(
+    sim: Tensor, generator: torch.Generator, max_triplets: int = MAX_TRIPLETS
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Indices ``(a, p, n)`` of sampled triplets: each (anchor, positive) pair once, with a random negative.
+
+    ``sim`` is the (B, B) 0/1 label similarity. Every ordered pair ``a != p`` with ``s_ap = 1`` whose anchor has
+    a negative gets one negative ``n`` (``s_an = 0``) drawn uniformly; when there are more than ``max_triplets``
+    such pairs, ``max_triplets`` of them are drawn uniformly without replacement. All draws use ``generator`` (on
+    the CPU), so a seeded generator gives the same triplets for the same batches. Returns index tensors on
+    ``sim``'s device (empty when the batch has no valid triplet).
+    """
+    if max_triplets < 1:
+        raise ValueError(f"max_triplets must be >= 1, got {max_triplets}")
+    s = sim.detach().to("cpu") > 0
+    n = s.shape[0]
+    pos = s & ~torch.eye(n, dtype=torch.bool)
+    neg = ~s
+    has_neg = neg.any(1)
+    pairs = (pos & has_neg[:, None]).nonzero()
+    empty = torch.zeros(0, dtype=torch.long, device=sim.device)
+    if pairs.shape[0] == 0:
+        return empty, empty, empty
+    if pairs.shape[0] > max_triplets:
+        keep = torch.randperm(pairs.shape[0], generator=generator)[:max_triplets]
+        pairs = pairs[keep.sort().values]
+    a, p = pairs[:, 0], pairs[:, 1]
+    # uniform negative per pair: rank a uniform draw among the anchor's negatives
+    counts = neg.sum(1)
+    r = (torch.rand(a.shape[0], generator=generator) * counts[a]).long().clamp(max=n - 1)
+    # each row of ``order``: the anchor's negatives first, in index order
+    order = torch.argsort((~neg).to(torch.int8), dim=1, stable=True)
+    nidx = order[a, r]
+    return a.to(sim.device), p.to(sim.device), nidx.to(sim.device)
 
 
 def triplet_hinge(
-    dist: Tensor, sim: Tensor, margin: Tensor, mining: Mining = "all", reduction: Reduction = "valid"
+    dist: Tensor,
+    sim: Tensor,
+    margin: Tensor,
+    mining: Mining = "all",
+    reduction: Reduction = "valid",
+    generator: torch.Generator | None = None,
+    max_triplets: int = MAX_TRIPLETS,
 ) -> tuple[Tensor, Tensor]:
     r"""Mean of :math:`[m + d_{ap} - d_{an}]_+` over the triplets of one batch.
 
     ``dist``: (B, B) distances, ``sim``: (B, B) 0/1 label similarity, ``margin``: tensor broadcastable to
-    (B, B, B) for ``mining="all"`` (indexed ``[a, p, n]``) or to (B,) for ``mining="hard"``.
+    (B, B, B) (indexed ``[a, p, n]``) for ``mining="all"``/``"sampled"``, or to (B,) for ``mining="hard"``.
 
-    * ``mining="all"``: every valid triplet (``p != a``, ``s_ap = 1``, ``s_an = 0``); ``reduction="valid"``
-      averages over all valid triplets, ``"active"`` over those with a positive hinge.
+    * ``mining="sampled"``: the triplets of :func:`sample_triplets` (needs ``generator``).
+    * ``mining="all"``: every valid triplet (``p != a``, ``s_ap = 1``, ``s_an = 0``).
     * ``mining="hard"``: per anchor the farthest positive and the nearest negative (Hermans et al. 2017),
       averaged over anchors that have both.
 
+    ``reduction="valid"`` averages over the formed triplets, ``"active"`` over those with a positive hinge.
     Returns ``(loss, fraction_active)``; both are 0 (keeping the graph) when the batch has no valid triplet.
     """
     n = dist.shape[0]
@@ -43,12 +94,21 @@ def triplet_hinge(
         m = margin.reshape(-1) if margin.dim() else margin
         vals = torch.clamp(m + d_ap - d_an, min=0)[has]
         return vals.mean(), (vals > 0).float().mean().detach()
-    if mining != "all":
-        raise ValueError(f"mining must be 'all' or 'hard', got {mining!r}")
-    valid = pos[:, :, None] & neg[:, None, :]
-    if not bool(valid.any()):
-        return zero, zero.detach()
-    vals = torch.clamp(margin + dist[:, :, None] - dist[:, None, :], min=0)[valid]
+    if mining == "sampled":
+        if generator is None:
+            raise ValueError("mining='sampled' needs a torch.Generator (the loss owns a seeded one)")
+        a, p, k = sample_triplets(sim, generator, max_triplets)
+        if a.numel() == 0:
+            return zero, zero.detach()
+        m = margin.expand(n, n, n)[a, p, k] if margin.dim() else margin
+        vals = torch.clamp(m + dist[a, p] - dist[a, k], min=0)
+    elif mining == "all":
+        valid = pos[:, :, None] & neg[:, None, :]
+        if not bool(valid.any()):
+            return zero, zero.detach()
+        vals = torch.clamp(margin + dist[:, :, None] - dist[:, None, :], min=0)[valid]
+    else:
+        raise ValueError(f"mining must be 'sampled', 'all' or 'hard', got {mining!r}")
     active = vals > 0
     frac = active.float().mean().detach()
     if reduction == "valid":
@@ -58,24 +118,63 @@ def triplet_hinge(
     raise ValueError(f"reduction must be 'valid' or 'active', got {reduction!r}")
 
 
-def check_mining(mining: str, reduction: str) -> None:
-    if mining not in ("all", "hard"):
-        raise ValueError(f"mining must be 'all' or 'hard', got {mining!r}")
+def check_mining(mining: str, reduction: str, max_triplets: int = MAX_TRIPLETS) -> None:
+    """One clear error for a bad ``mining`` / ``reduction`` / ``max_triplets`` option."""
+    if mining not in ("sampled", "all", "hard"):
+        raise ValueError(f"mining must be 'sampled', 'all' or 'hard', got {mining!r}")
     if reduction not in ("valid", "active"):
         raise ValueError(f"reduction must be 'valid' or 'active', got {reduction!r}")
+    if isinstance(max_triplets, bool) or not isinstance(max_triplets, int) or max_triplets < 1:
+        raise ValueError(f"max_triplets must be a positive integer, got {max_triplets!r}")
+
+
+class TripletMiningMixin:
+    """Seeded triplet formation for a triplet loss: ``mining``, ``reduction``, ``max_triplets``, ``seed``.
+
+    The generator is created from ``seed`` at construction and advances with every batch, so two losses built
+    with the same seed form the same triplets on the same batches; :meth:`reseed` restarts it.
+    """
+
+    mining: str
+    reduction: str
+    max_triplets: int
+    seed: int
+
+    def _init_mining(self, mining: str, reduction: str, max_triplets: int, seed: int) -> None:
+        check_mining(mining, reduction, max_triplets)
+        self.mining, self.reduction = mining, reduction
+        self.max_triplets, self.seed = int(max_triplets), int(seed)
+        self.reseed()
+
+    def reseed(self, seed: int | None = None) -> None:
+        """Restart the triplet sampler from ``seed`` (default: the constructor's)."""
+        if seed is not None:
+            self.seed = int(seed)
+        self._generator = torch.Generator().manual_seed(self.seed)
+
+    def hinge(self, dist: Tensor, sim: Tensor, margin_of) -> tuple[Tensor, Tensor]:
+        """:func:`triplet_hinge` with this loss's options; ``margin_of(ref, per_anchor_dims)`` is ``_margin_like``."""
+        n = dist.shape[0]
+        if self.mining == "hard":
+            m = margin_of(dist[:, 0], 0)
+        else:
+            m = margin_of(dist[:, :, None].expand(-1, -1, n), 2)
+        return triplet_hinge(dist, sim, m, self.mining, self.reduction, self._generator, self.max_triplets)
 
 
 @register_loss
-class TripletLoss(HashLoss):
-    r"""Triplet ranking loss on relaxed codes (Schroff et al., FaceNet, CVPR 2015; thesis §2.3.3):
+class TripletLoss(TripletMiningMixin, HashLoss):
+    r"""Triplet ranking loss on relaxed codes (Schroff, Kalenichenko, Philbin, FaceNet, CVPR 2015; thesis §2.3.3):
 
     .. math::
         L = \operatorname{mean}_{(a,p,n)} \big[m + \|h_a - h_p\|_2^2 - \|h_a - h_n\|_2^2\big]_+
 
-    over all valid triplets of the batch (``mining="all"``, mean over valid triplets by default, or over active
-    ones with ``reduction="active"``), or the batch-hard triplets (``mining="hard"``). Units: squared distances
-    of relaxed ±1 codes, where one differing bit costs 4; the default ``margin = bits`` asks the negative to be
-    at least ``L/4`` bits farther than the positive (our choice; the thesis gives no value for a plain triplet).
+    over the triplets of the batch: by default every (anchor, positive) pair with one random negative (seeded,
+    bounded by ``max_triplets``; FaceNet also takes all anchor-positive pairs, with semi-hard negatives from large
+    batches), or batch-all (``mining="all"``) or batch-hard (``"hard"``); mean over the formed triplets
+    (``reduction="active"``: over those with a positive hinge). ``h = tanh(z)``. Units: squared distances of
+    relaxed ±1 codes, where one differing bit costs 4; the default ``margin = bits`` asks the negative to be at
+    least ``L/4`` bits farther than the positive (hashlab's choice; the thesis gives no value for a plain triplet).
     """
 
     name = "triplet"
@@ -86,22 +185,17 @@ class TripletLoss(HashLoss):
         bits: int,
         n_classes: int,
         margin: float | None = None,
-        mining: Mining = "all",
+        mining: Mining = "sampled",
         reduction: Reduction = "valid",
+        max_triplets: int = MAX_TRIPLETS,
+        seed: int = 0,
     ) -> None:
         super().__init__(bits, n_classes)
-        check_mining(mining, reduction)
+        self._init_mining(mining, reduction, max_triplets, seed)
         self.margin = float(bits) if margin is None else margin
-        self.mining = mining
-        self.reduction = reduction
 
     def forward(self, h: Tensor, labels: Tensor, **context) -> LossOutput:
         labels = self.check_inputs(h, labels)
         dist = (h[:, None, :] - h[None, :, :]).pow(2).sum(-1)
-        sim = self.similarity(labels)
-        if self.mining == "hard":
-            m = self._margin_like(dist[:, 0], per_anchor_dims=0)
-        else:
-            m = self._margin_like(dist[:, :, None].expand(-1, -1, dist.shape[0]), per_anchor_dims=2)
-        loss, frac = triplet_hinge(dist, sim, m, self.mining, self.reduction)
+        loss, frac = self.hinge(dist, self.similarity(labels), lambda ref, k: self._margin_like(ref, k))
         return LossOutput(loss, {"triplet": loss.detach(), "active_fraction": frac})
