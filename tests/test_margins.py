@@ -241,7 +241,7 @@ def test_margins_reach_triplet_and_center_losses_in_the_form_they_read():
     # the triplet loss with these margins equals the plain sum over valid triplets of [m_an + d_ap - d_an]_+
     h = torch.tanh(torch.randn(16, BITS, generator=torch.Generator().manual_seed(0)))
     yl = last.y
-    loss = get_loss("triplet", bits=BITS, n_classes=4)
+    loss = get_loss("triplet", bits=BITS, n_classes=4, mining="all")  # batch-all: every valid triplet below
     loss.margin = m
     d = ((h[:, None] - h[None]) ** 2).sum(-1)
     terms = [

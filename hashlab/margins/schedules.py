@@ -107,13 +107,14 @@ def check_margin(margin: Any, batch_size: int | None = None, name: str = "margin
 def margin_for_loss(loss: Any, pair: torch.Tensor, sample: torch.Tensor) -> torch.Tensor:
     """Pick the form of a batch's margins that ``loss`` reads correctly.
 
-    Pairwise losses (``family == "pairwise"``, e.g. DSH) and triplet losses that form every triplet of the batch
-    (``mining == "all"``: triplet, DNNH; they read a ``(B, B)`` margin as the (anchor, negative) pair's value) get the
+    Pairwise losses (``family == "pairwise"``, e.g. DSH) and triplet losses that index triplets by (anchor,
+    negative) (``mining`` ``"sampled"`` or ``"all"``: triplet, DNNH; they read a ``(B, B)`` margin as the (anchor,
+    negative) pair's value) get the
     ``(B, B)`` per-pair margins; every other loss (batch-hard mining, DSH-GAN, TCL, CSQ) gets the ``(B,)`` per-sample
     (per-anchor) margins.
     """
     family = getattr(loss, "family", "")
-    if family == "pairwise" or (family == "triplet" and getattr(loss, "mining", None) == "all"):
+    if family == "pairwise" or (family == "triplet" and getattr(loss, "mining", None) in ("sampled", "all")):
         return pair
     return sample
 
