@@ -22,7 +22,7 @@ import pandas as pd
 from hashlab.continual import ClassIncrementalStream, ContinualConfig, run_stream, train_base
 from hashlab.continual.strategies import CodeDistillation, FullRetrain
 from hashlab.features import EmbeddingSet, FeatureSplit, get_embeddings
-from hashlab.plots import hardware_info
+from hashlab.hardware import hardware_info
 
 OLD, NEW = list(range(8)), [8, 9]
 

@@ -1,4 +1,4 @@
-"""ConvAutoencoderHasher (seed 002): loss formula, shapes and errors, training, retrieval beats random codes."""
+"""ConvAutoencoderHasher (Alsoufi's autoencoder hashing): loss formula, shapes and errors, training, retrieval beats random codes."""
 
 from __future__ import annotations
 
@@ -6,14 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from hashlab.autoencoder import (
-    ConvAutoencoderHasher,
-    build_explorer,
-    claims_vs_measured,
-    images_to_tensor,
-    load_seed002_claims,
-    train_autoencoder,
-)
+from hashlab.autoencoder import ConvAutoencoderHasher, images_to_tensor, train_autoencoder
 from hashlab.data import load_dataset
 from hashlab.metrics import mean_average_precision
 
@@ -104,7 +97,9 @@ def test_same_seed_same_codes(digits, code_model):
 
 
 def test_claims_file_and_table(digits):
-    claims = load_seed002_claims()
+    from hashlab.studies.autoencoder import claims_vs_measured, load_autoencoder_claims
+
+    claims = load_autoencoder_claims()
     t1 = claims["table_I"]
     assert list(t1["bits"]) == [16, 32, 32, 64] and np.isclose(t1["map"].iloc[1], 0.667)
     import pandas as pd
@@ -120,15 +115,17 @@ def test_claims_file_and_table(digits):
 
 
 def test_claims_file_checked_on_read(tmp_path):
+    from hashlab.studies.autoencoder import load_autoencoder_claims
+
     bad = tmp_path / "c.json"
     bad.write_text('{"tables": {"table_I": [{"bits": 16, "map": 1.7}]}}')
     with pytest.raises(ValueError, match="outside"):
-        load_seed002_claims(bad)
+        load_autoencoder_claims(bad)
     bad.write_text("{not json")
     with pytest.raises(ValueError, match="JSON"):
-        load_seed002_claims(bad)
+        load_autoencoder_claims(bad)
     with pytest.raises(FileNotFoundError):
-        load_seed002_claims(tmp_path / "missing.json")
+        load_autoencoder_claims(tmp_path / "missing.json")
 
 
 def test_explorer_button_runs_handler(digits):
@@ -142,11 +139,13 @@ def test_explorer_button_runs_handler(digits):
         class_names=digits.class_names,
         multilabel=False,
     )
-    explorer = build_explorer(small, epochs=1)
+    from hashlab.widgets import AutoencoderExplorer
+
+    explorer = AutoencoderExplorer(small, epochs=1)
     assert explorer.result is None
     explorer.bits.value = 16
     explorer.lam.value = 0.01
-    explorer.button.click()
+    explorer.train_button.click()
     res = explorer.result
     assert res is not None and res["bits"] == 16 and np.isclose(res["lam"], 0.01)
     assert res["codes"]["ae_code"][0].shape == (100, 16)

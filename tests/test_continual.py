@@ -417,16 +417,16 @@ def test_seed004_claims_reads_the_numbers():
 
 
 def test_widget_builds_and_runs(digits_stream, base):
-    from hashlab.continual.widgets import build_continual_widget
+    from hashlab.widgets import ContinualWidget
 
-    w = build_continual_widget(digits_stream, base, memory=20, weight=0.5)
+    w = ContinualWidget(digits_stream, base, memory=20, weight=0.5)
     assert (w.memory.value, w.weight.value) == (20, 0.5)
     w.memory.value = 0
     result = w.run()
     assert result is w.result and result.strategy == "distill(m=0,w=0.5)"
     assert len(w.output.outputs) == 2 and "done" in w.status.value
     with pytest.raises(ValueError, match="memory must be in"):
-        build_continual_widget(digits_stream, base, memory=10_000)
+        ContinualWidget(digits_stream, base, memory=10_000)
 
 
 def test_soft_code_extension_regularises_instead_of_freezing(digits_stream, base):

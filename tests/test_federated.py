@@ -21,7 +21,7 @@ from hashlab.federated import (
     run_fedavg,
     run_local_only,
 )
-from hashlab.federated.widgets import build_federated_widget
+from hashlab.widgets import FederatedWidget
 from hashlab.module import HashingModule
 
 LABELS = np.repeat(np.arange(10), 60)
@@ -185,13 +185,13 @@ def test_local_only_scores_every_client(digits):
 
 # ----------------------------------------------------------------------------------------------------- widget
 def test_widget_button_runs_fedavg(digits):
-    w = build_federated_widget(digits, SMALL, alpha=0.1)
+    w = FederatedWidget(digits, SMALL, alpha=0.1)
     w.alpha.value = 10.0
-    w.button.click()
+    w.train_button.click()
     assert w.result is not None, w.status.value
     assert w.result.config.alpha == pytest.approx(10.0)
     assert "done" in w.status.value and len(w.output.outputs) == 3
     w.iid.value = True
     assert w.current_alpha() == math.inf
     with pytest.raises(ValueError, match="alpha"):
-        build_federated_widget(digits, SMALL, alpha=0.0)
+        FederatedWidget(digits, SMALL, alpha=0.0)

@@ -364,7 +364,7 @@ def test_schedule_on_loss_without_margin_and_wrong_pair_shape():
 
 # ------------------------------------------------------------------------------------------------ notebook helpers
 def test_separation_matches_brute_force():
-    from hashlab.margins.lab import separation
+    from hashlab.separation import separation
 
     rng = np.random.default_rng(0)
     codes = np.where(rng.random((20, 6)) < 0.5, 1, -1).astype(np.int8)
@@ -393,11 +393,11 @@ def _small_digits_config(**kw):
 
 def test_margin_explorer_retrains_and_redraws_on_slider_change():
     from hashlab.experiment import load_embeddings
-    from hashlab.margins.lab import margin_explorer
+    from hashlab.widgets import MarginExplorer
 
     cfg = _small_digits_config()
     emb = load_embeddings(cfg)
-    box = margin_explorer(cfg, emb, bits_options=(8,), fractions=(0.0, 0.5))
+    box = MarginExplorer(cfg, emb, bits_options=(8,), fractions=(0.0, 0.5))
     assert (
         list(box.cache) == [(8, 0.5)] and "margin 4 bits" in box.status.value
     )  # DSH default 2L = 4 bits of 8
@@ -405,12 +405,12 @@ def test_margin_explorer_retrains_and_redraws_on_slider_change():
     assert set(box.cache) == {(8, 0.5), (8, 0.0)}
     assert "margin 0 bits" in box.status.value and "mAP" in box.status.value
     with pytest.raises(ValueError, match="DSH"):
-        margin_explorer(cfg.replace(method="dpsh"), emb)
+        MarginExplorer(cfg.replace(method="dpsh"), emb)
 
 
 def test_simulate_burst_damped_vs_undamped():
     from hashlab.experiment import load_embeddings
-    from hashlab.margins.lab import simulate_burst
+    from hashlab.studies.margins import simulate_burst
 
     cfg = _small_digits_config()
     emb = load_embeddings(cfg)
@@ -430,7 +430,7 @@ def test_simulate_burst_damped_vs_undamped():
 
 def test_schedule_comparison_records_the_margins_the_loss_used():
     from hashlab.experiment import load_embeddings
-    from hashlab.margins.lab import schedule_comparison
+    from hashlab.studies.margins import schedule_comparison
 
     cfg = _small_digits_config(loss_kwargs={"margin": 6.0})
     emb = load_embeddings(cfg)

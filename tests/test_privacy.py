@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hashlab import privacy
+from hashlab import privacy, viz
 from hashlab.features import EmbeddingSet, FeatureSplit, pixel_stats
+from hashlab.studies.privacy import attack_frame, attack_sweep
 
 
 # ------------------------------------------------------------------------------------------- brute-force references
@@ -198,7 +199,7 @@ def test_features_to_images_undoes_pixel_standardisation():
     assert back.shape == (20, 8, 8, 1)
     np.testing.assert_allclose(back, images / 255.0, atol=1e-5)
     assert privacy.features_to_images(features + 100.0, emb).max() == 1.0  # clipped to [0, 1]
-    fig = privacy.reconstruction_figure(back[:5], {"decoded": back[5:10]})
+    fig = viz.plot_image_rows(back[:5], {"decoded": back[5:10]})
     assert len(fig.axes) == 10
     with pytest.raises(ValueError, match="pixel_mean"):
         privacy.features_to_images(features, EmbeddingSet("toy", "vit_b_16", split, split, split, ["a"]))
@@ -213,7 +214,7 @@ def test_attack_sweep_on_trained_heads():
     results = {
         b: run(ExperimentConfig(bits=b, epochs=3, seed=0), embeddings=emb, progress=False) for b in (8, 32)
     }
-    attacks = privacy.attack_sweep(results, seed=0)
+    attacks = attack_sweep(results, seed=0)
     assert set(attacks) == {
         ("codes", 8),
         ("codes", 32),
@@ -223,7 +224,7 @@ def test_attack_sweep_on_trained_heads():
         ("class mean", None),
         ("mean", None),
     }
-    frame = privacy.attack_frame(attacks)
+    frame = attack_frame(attacks)
     assert len(frame) == 7 and {"reid", "mse", "cosine", "label_acc", "storage_bits"} <= set(frame.columns)
     n = len(emb.test)
     assert attacks[("raw", None)].reid >= 0.95
@@ -231,16 +232,16 @@ def test_attack_sweep_on_trained_heads():
     assert attacks[("codes", 32)].label_accuracy >= 0.7  # trained codes carry the class
     assert attacks[("random codes", 32)].label_accuracy <= 0.25
     assert attacks[("mean", None)].reid == pytest.approx(1 / n)
-    fig = privacy.leakage_figure(frame)
+    fig = viz.plot_leakage(frame)
     assert (
         len(fig.axes) == 3 and len(fig.axes[0].get_lines()) == 2 + 3
     )  # codes, random; raw, chance, class mean
-    both = privacy.leakage_figure(pd.concat([frame.assign(epochs=3), frame.assign(epochs=9)]))
-    assert [t.get_text() for t in both.axes[0].get_legend().get_texts()][:2] == [
+    both = viz.plot_leakage(pd.concat([frame.assign(epochs=3), frame.assign(epochs=9)]))
+    assert [t.get_text() for t in both.legends[0].get_texts()][:2] == [
         "codes, 3 epochs",
         "codes, 9 epochs",
     ]
     with pytest.raises(ValueError, match="needs columns"):
-        privacy.leakage_figure(frame.drop(columns="reid"))
+        viz.plot_leakage(frame.drop(columns="reid"))
     with pytest.raises(ValueError, match="keyed 8 bits was trained with 32"):
-        privacy.attack_sweep({8: results[32]})
+        attack_sweep({8: results[32]})

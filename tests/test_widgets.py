@@ -1,5 +1,6 @@
-"""Widget callbacks, exercised without a browser: a click or a slider move must retrain and redraw, and an error
-inside the callback must be visible (output area and ``last_error``), never swallowed."""
+"""Widget callbacks, exercised without a browser: a click or a slider move must retrain and redraw (busy state while
+it works), and an error inside the callback must be visible as one line (output area and ``last_error``), never
+swallowed."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 
 from hashlab import experiment, widgets
 from hashlab.features import EmbeddingSet, FeatureSplit
+from hashlab.widgets.base import BUTTON_WIDTH, STALE_CLASS
 
 EPOCHS = 2
 
@@ -53,7 +55,7 @@ def _htmls(output) -> list[str]:
 # ------------------------------------------------------------------------------------ bit-length explorer
 def test_bit_slider_retrains_with_new_bits_and_redraws(embeddings):
     ex = widgets.BitLengthExplorer(embeddings, bits=8, epochs=EPOCHS, batch_size=32, seed=0)
-    ex.run_once()
+    ex.run()
     first_outputs, first_codes = ex.output.outputs, ex.result.codes["test"]
     assert first_codes.shape == (len(embeddings.test.labels), 8)
     assert "Bit length: 8" in _texts(ex.output)
@@ -76,7 +78,7 @@ def test_bit_slider_retrains_with_new_bits_and_redraws(embeddings):
 def test_same_seed_same_codes(embeddings):
     a = widgets.BitLengthExplorer(embeddings, bits=8, epochs=EPOCHS, batch_size=32, seed=3)
     b = widgets.BitLengthExplorer(embeddings, bits=8, epochs=EPOCHS, batch_size=32, seed=3)
-    np.testing.assert_array_equal(a.run_once().codes["test"], b.run_once().codes["test"])
+    np.testing.assert_array_equal(a.run().codes["test"], b.run().codes["test"])
 
 
 def test_broken_callback_is_shown_and_recorded(embeddings, monkeypatch):
@@ -90,11 +92,14 @@ def test_broken_callback_is_shown_and_recorded(embeddings, monkeypatch):
     assert isinstance(ex.last_error, RuntimeError) and "simulated training failure" in str(ex.last_error)
     assert "Traceback" in ex.last_traceback and "boom" in ex.last_traceback
     shown = "".join(o["text"] for o in ex.output.outputs if o.get("name") == "stderr")
-    assert "RuntimeError" in shown and "simulated training failure" in shown and "Traceback" in shown
+    assert (
+        shown.strip() == "training failed: RuntimeError: simulated training failure"
+    )  # one line, no traceback
+    assert ex.status.value == shown.strip()
     assert "failed" in ex.status.value and ex.progress.bar_style == "danger"
     assert not ex.bits.disabled and ex.result is None and ex.runs == 0
     with pytest.raises(RuntimeError, match="simulated"):
-        ex.run_once()  # called directly, the error also propagates
+        ex.run()  # called directly, the error also propagates
 
 
 def test_error_is_cleared_by_a_later_successful_run(embeddings, monkeypatch):
@@ -154,13 +159,18 @@ def test_explorer_button_disabled_while_running(embeddings, monkeypatch):
         seen["disabled"] = ex.train_button.disabled
         seen["description"] = ex.train_button.description
         seen["callbacks"] = kwargs.get("callbacks")
+        seen["stale"] = STALE_CLASS in ex.output._dom_classes
+        seen["controls"] = [c.disabled for c in ex._controls()]
+        seen["bar"] = ex.progress.bar_style
         return real_run(*args, **kwargs)
 
     monkeypatch.setattr(experiment, "run", spy)
     ex.train_button.click()
-    assert seen["disabled"] is True and seen["description"].startswith("Training")
-    assert any(isinstance(cb, widgets._EpochProgress) for cb in seen["callbacks"])
-    assert not ex.train_button.disabled
+    assert seen["disabled"] is True and seen["description"] == "Train"  # fixed label and width
+    assert seen["stale"] and seen["controls"] == [True] * 6 and seen["bar"] == "info"
+    assert any(isinstance(cb, widgets.EpochProgress) for cb in seen["callbacks"])
+    assert not ex.train_button.disabled and STALE_CLASS not in ex.output._dom_classes
+    assert ex.train_button.layout.width == BUTTON_WIDTH
 
 
 def test_explorer_click_error_visible(embeddings, monkeypatch):
@@ -173,7 +183,7 @@ def test_explorer_click_error_visible(embeddings, monkeypatch):
 
 
 def test_explorer_unknown_choice():
-    with pytest.raises(ValueError, match="unknown method"):
+    with pytest.raises(ValueError, match="unavailable method 'nope'"):
         widgets.ExperimentExplorer(method="nope", datasets=["digits"], backbones=["pixels"])
 
 
@@ -222,11 +232,73 @@ def test_explorer_uses_given_embeddings_and_loads_others_visibly(embeddings, mon
 
     widgets.clear_embedding_cache()
     monkeypatch.setattr(hashlab.features, "get_embeddings", missing)
-    ex = widgets.ExperimentExplorer(embeddings=embeddings, bits=8, epochs=EPOCHS, batch_size=32)
+    ex = widgets.ExperimentExplorer(
+        embeddings=embeddings, bits=8, epochs=EPOCHS, batch_size=32, backbones=["pixels", "vit_b_16"]
+    )
     ex.train_button.click()  # the given embeddings: nothing is loaded
     assert ex.last_error is None and ex.result.embeddings is embeddings
     ex.backbone.value = "vit_b_16"
     ex.train_button.click()  # another backbone: loaded through the cache, and the failure is shown
     assert isinstance(ex.last_error, FileNotFoundError)
-    assert "no cached vit_b_16 embeddings" in "".join(o.get("text", "") for o in ex.output.outputs)
+    shown = "".join(o.get("text", "") for o in ex.output.outputs)
+    assert shown == "training failed, not available here: no cached vit_b_16 embeddings for digits\n"
     assert ex.result.embeddings is embeddings  # the previous result is kept
+
+
+# ------------------------------------------------------------------------------------------------ one base class
+def test_every_widget_shares_the_base_class():
+    for cls in (
+        widgets.ExperimentExplorer,
+        widgets.BitLengthExplorer,
+        widgets.AutoencoderExplorer,
+        widgets.MarginExplorer,
+        widgets.ContinualWidget,
+        widgets.FederatedWidget,
+    ):
+        assert issubclass(cls, widgets.HashlabWidget), cls
+
+
+def test_friendly_error_is_one_bounded_line():
+    assert widgets.friendly_error(ValueError("bad bits\nsecond line")) == "run failed: ValueError: bad bits"
+    assert widgets.friendly_error(FileNotFoundError("pathmnist.npz missing"), "training") == (
+        "training failed, not available here: pathmnist.npz missing"
+    )
+    long = widgets.friendly_error(RuntimeError("x" * 1000))
+    assert len(long) == 240 and "\n" not in long and long.endswith("…")
+
+
+def test_explorer_history_table_compares_runs(embeddings):
+    ex = widgets.ExperimentExplorer(embeddings=embeddings, bits=8, epochs=EPOCHS, batch_size=32)
+    assert ex.history_table in ex.widget.children and ex.history_table.value == ""
+    ex.run()
+    ex.bits.value = 12
+    ex.method.value = "dsh"
+    ex.run()
+    assert [(r["method"], r["bits"]) for r in ex.history] == [("dpsh", 8), ("dsh", 12)]
+    assert np.isnan(ex.history[0]["margin"]) and ex.history[1]["margin"] > 0
+    assert ex.history[1]["map"] == pytest.approx(ex.result.metrics["map"])
+    html = ex.history_table.value
+    assert html.count("<tr>") == 3 and "dpsh" in html and "dsh" in html  # header + two runs
+
+
+def test_available_offline_lists_only_files_on_disk(tmp_path, monkeypatch):
+    import torch
+
+    from hashlab.data import medmnist_file
+    from hashlab.widgets.explorer import _medmnist_roots
+
+    monkeypatch.setenv("HASHLAB_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    (tmp_path / "medmnist").mkdir()
+    (tmp_path / "medmnist" / medmnist_file("dermamnist")).write_bytes(b"")
+    offline = widgets.available_offline()
+    assert list(offline.datasets)[0] == "digits" and offline.datasets["dermamnist"] == tmp_path / "medmnist"
+    for name in offline.datasets:  # every listed MedMNIST set has its file in one of the roots
+        if name not in ("digits", "cifar10"):
+            assert any((r / medmnist_file(name)).is_file() for r in _medmnist_roots()), name
+    assert "cifar10" not in offline.datasets  # no extracted CIFAR-10 folder in the empty data dir
+    assert offline.backbones == ["pixels"]  # no pretrained weights in the empty hub cache
+    ex = widgets.ExperimentExplorer(bits=8, epochs=EPOCHS)
+    assert list(ex.dataset.options) == list(offline.datasets) and list(ex.backbone.options) == ["pixels"]
+    with pytest.raises(ValueError, match="unavailable backbone 'vit_b_16'"):
+        widgets.ExperimentExplorer(backbone="vit_b_16")

@@ -1,9 +1,10 @@
-"""Continual hashing: new classes arrive, old codes stay valid, no full retrain (seeds 000 and 004; notebook 06).
+"""Continual hashing: new classes arrive, old codes stay valid, no full retrain (Crawford & Ahuja; Xu et al. 2023; notebook 06).
 
 Modules: ``stream`` (class-incremental and drift streams), ``replay`` (buffer policies), ``terms`` (extra loss
 terms for ``HashingModule.extra_loss_terms``), ``strategies`` (update strategies), ``learner`` (run a stream),
 ``drift`` (MMD² detector), ``versioned_index`` (live index with atomic swap), ``metrics`` (R matrix, forgetting,
-BWT, code stability, cost), ``experiments`` (the notebook's comparisons), ``plots`` and ``widgets``.
+BWT, code stability, cost), ``experiments`` (the notebook's comparisons). Figures: :mod:`hashlab.viz.continual`;
+widget: :class:`hashlab.widgets.ContinualWidget`.
 """
 
 from hashlab.continual.drift import DriftDetector, mmd2_unbiased, mmd_permutation_test

@@ -1,7 +1,8 @@
-"""Federated hashing across non-IID clients (seed 001; notebook 07).
+"""Federated hashing across non-IID clients (Wells, Wood & Bell; notebook 07).
 
 Modules: ``partition`` (seeded Dirichlet(α) label-skew partitions), ``fedavg`` (FedAvg of hash heads with per-client
-margin scaling, centralized and local-only baselines), ``plots`` and ``widgets`` (the α / Run control).
+margin scaling, centralized and local-only baselines). Figures: :mod:`hashlab.viz.federated`; the α / Run control:
+:class:`hashlab.widgets.FederatedWidget`.
 """
 
 from hashlab.federated.fedavg import (

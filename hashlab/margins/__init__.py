@@ -4,9 +4,11 @@ with a hysteresis controller, and pinned anchor prototypes.
 - :mod:`hashlab.margins.schedules`: pure schedule formulas and the callbacks that write ``pl_module.loss.margin``
   (constant, linear / cosine / step warm-up, margin-scalable of Yu et al. 2022).
 - :mod:`hashlab.margins.adaptive`: density-adaptive margins, :class:`HysteresisController`, :class:`AnchorPrototypes`
-  (seed 000).
-- :mod:`hashlab.margins.lab`: notebook-05 experiments (separation of Hamming distributions, sweeps, burst simulation,
-  the bits/margin widget). It sits at the widgets layer (it calls :mod:`hashlab.experiment`) and is not imported here.
+  (Crawford & Ahuja).
+
+Notebook 05's experiments (sweeps, schedule comparison, burst simulation, pinned anchors) are
+:mod:`hashlab.studies.margins`, their figures :mod:`hashlab.viz.margins`, the bits/margin widget
+:class:`hashlab.widgets.MarginExplorer`; the separation of Hamming distributions is :mod:`hashlab.separation`.
 """
 
 from hashlab.margins.adaptive import (
