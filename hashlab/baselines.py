@@ -4,8 +4,8 @@ Every hasher has the same small interface: ``fit(X)`` on a float matrix (N, D) (
 then ``encode(X) -> np.int8`` ±1 codes (N, bits) with ``sign(0) = +1`` (:func:`hashlab.codes.to_codes`). All of
 them are seeded: the same seed and data give the same codes.
 
-- :class:`LSHHasher`: ``b = sign(R^T (x - mu))``, R Gaussian (Charikar 2002, random-hyperplane LSH); the seed-002
-  "random hashing" ablation.
+- :class:`LSHHasher`: ``b = sign(R^T (x - mu))``, R Gaussian (Charikar 2002, random-hyperplane LSH); the
+  "random hashing" ablation of the convolutional-autoencoder study (:mod:`hashlab.autoencoder`).
 - :class:`PCASignHasher`: ``b = sign(W_pca^T (x - mu))`` with the top-``bits`` principal directions.
 - :class:`ITQHasher`: iterative quantization (Gong & Lazebnik, CVPR 2011): ``b = sign(R^T W_pca^T (x - mu))`` with
   the rotation R minimising the quantization loss ``Q(B, R) = ||B - V R||_F^2`` (V = PCA-projected data).
@@ -20,7 +20,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from hashlab.codes import as_numpy, check_codes, to_codes
+from hashlab.checks import check_codes, check_features, check_positive_int
+from hashlab.codes import to_codes
 
 __all__ = [
     "BASELINES",
@@ -35,17 +36,8 @@ __all__ = [
 
 
 def _check_features(X: Any, name: str = "X", dim: int | None = None) -> np.ndarray:
-    """Return ``X`` as a finite float64 matrix (N, D); raise ``ValueError`` naming the problem otherwise."""
-    arr = as_numpy(X)
-    if arr.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D feature matrix (N, D), got shape {arr.shape}")
-    if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise ValueError(f"{name} is empty (shape {arr.shape})")
-    if not np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_:
-        raise ValueError(f"{name} must be numeric, got dtype {arr.dtype}")
-    arr = arr.astype(np.float64, copy=False)
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{name} contains NaN or inf")
+    """``X`` as a finite float64 matrix (N, D) (:func:`hashlab.checks.check_features`) of ``dim`` columns if given."""
+    arr = check_features(X, name).astype(np.float64, copy=False)
     if dim is not None and arr.shape[1] != dim:
         raise ValueError(f"{name} has {arr.shape[1]} features, the hasher was fitted on {dim}")
     return arr
@@ -57,9 +49,7 @@ class Hasher:
     name: ClassVar[str] = "hasher"
 
     def __init__(self, bits: int, seed: int = 0) -> None:
-        if isinstance(bits, bool) or not isinstance(bits, int | np.integer) or bits <= 0:
-            raise ValueError(f"bits must be a positive integer, got {bits!r}")
-        self.bits = int(bits)
+        self.bits = check_positive_int(bits, "bits")
         self.seed = int(seed)
         self.mean_: np.ndarray | None = None
         self.projection_: np.ndarray | None = None  # (D, bits)
@@ -151,9 +141,7 @@ class ITQHasher(Hasher):
 
     def __init__(self, bits: int, seed: int = 0, n_iter: int = 50) -> None:
         super().__init__(bits, seed)
-        if isinstance(n_iter, bool) or not isinstance(n_iter, int | np.integer) or n_iter < 0:
-            raise ValueError(f"n_iter must be a non-negative integer, got {n_iter!r}")
-        self.n_iter = int(n_iter)
+        self.n_iter = check_positive_int(n_iter, "n_iter", minimum=0)
         self.rotation_: np.ndarray | None = None
         self.loss_history_: list[float] = []
 

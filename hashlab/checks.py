@@ -170,17 +170,20 @@ def check_label_pair(a: Any, b: Any, names: tuple[str, str] = ("query labels", "
         )
 
 
-def check_positive_int(value: Any, name: str) -> int:
-    """``value`` as a positive ``int`` (Python or numpy integers; not bools, floats or strings), else
-    ``ValueError`` naming the option ``name``."""
+def check_positive_int(value: Any, name: str, *, minimum: int = 1) -> int:
+    """``value`` as an ``int >= minimum`` (default 1: positive), else ``ValueError`` naming the option ``name``.
+
+    Python and numpy integers are accepted; bools, floats (even ``2.0``) and strings are not.
+    """
+    want = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
     if isinstance(value, bool):
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        raise ValueError(f"{name} must be {want}, got {value!r}")
     try:
         out = operator.index(value)
     except TypeError:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}") from None
-    if out <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        raise ValueError(f"{name} must be {want}, got {value!r}") from None
+    if out < minimum:
+        raise ValueError(f"{name} must be {want}, got {value!r}")
     return int(out)
 
 

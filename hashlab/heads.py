@@ -12,16 +12,17 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from hashlab.checks import check_positive_int
+
 HEAD_KINDS = ("mlp", "divide_encode")
 
 
 def check_bits(bits: int, max_bits: int = 4096) -> int:
     """Validate a code length: a positive integer no larger than ``max_bits``."""
-    if isinstance(bits, bool) or not isinstance(bits, int | float) or int(bits) != bits:
-        raise ValueError(f"bit length must be a positive integer, got {bits!r}")
-    if not 0 < int(bits) <= max_bits:
-        raise ValueError(f"bit length must be in 1..{max_bits}, got {bits}")
-    return int(bits)
+    bits = check_positive_int(bits, "bit length (bits)")
+    if bits > max_bits:
+        raise ValueError(f"bit length (bits) must be in 1..{max_bits}, got {bits}")
+    return bits
 
 
 class MLPHead(nn.Module):
@@ -75,8 +76,7 @@ def build_head(
 ) -> nn.Module:
     """Build a hash head by kind (``"mlp"`` or ``"divide_encode"``)."""
     bits = check_bits(bits)
-    if in_dim <= 0:
-        raise ValueError(f"input dimension must be positive, got {in_dim}")
+    check_positive_int(in_dim, "input dimension (in_dim)")
     if kind == "mlp":
         return MLPHead(in_dim, bits, hidden, dropout)
     if kind == "divide_encode":
