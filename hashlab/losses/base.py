@@ -19,14 +19,14 @@ Conventions (see ``docs/architecture.md``):
 from __future__ import annotations
 
 import inspect
-import math
-import operator
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import torch
 from torch import Tensor, nn
 
+from hashlab.checks import check_finite, check_nonnegative, check_positive_int
+from hashlab.checks import check_finite, check_nonnegative, check_positive_int
 from hashlab.codes import label_similarity
 
 if TYPE_CHECKING:
@@ -61,37 +61,15 @@ def sign_codes(x: Tensor) -> Tensor:
     return torch.where(x >= 0, torch.ones_like(x), -torch.ones_like(x))
 
 
-def _positive_int(value: Any, name: str) -> int:
-    """``value`` as a positive ``int`` (Python or numpy integers; not bools or floats), else ``ValueError``."""
-    if isinstance(value, bool):
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    try:
-        out = operator.index(value)
-    except TypeError:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}") from None
-    if out <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return out
-
-
 def _check_margin_value(value: Any, owner: str) -> float | Tensor:
     if isinstance(value, Tensor):
         if value.is_floating_point() is False:
             value = value.float()
-        if not bool(torch.isfinite(value).all()):
-            raise ValueError(f"{owner}: margin must be finite, got a tensor with non-finite entries")
+        check_finite(value, f"{owner}: margin")
         if bool((value < 0).any()):
             raise ValueError(f"{owner}: margin must be >= 0, got a tensor with min {value.min().item():g}")
         return value.detach()
-    try:
-        fval = float(value)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{owner}: margin must be a float or a tensor, got {type(value).__name__}") from exc
-    if not math.isfinite(fval):
-        raise ValueError(f"{owner}: margin must be finite, got {fval}")
-    if fval < 0:
-        raise ValueError(f"{owner}: margin must be >= 0, got {fval}")
-    return fval
+    return check_nonnegative(value, f"{owner}: margin")
 
 
 class HashLoss(nn.Module):
@@ -115,8 +93,8 @@ class HashLoss(nn.Module):
         super().__init__()
         if hparams:
             raise ValueError(f"{type(self).__name__}: unknown hyper-parameters {sorted(hparams)}")
-        self.bits = _positive_int(bits, "bits")
-        self.n_classes = _positive_int(n_classes, "n_classes")
+        self.bits = check_positive_int(bits, "bits")
+        self.n_classes = check_positive_int(n_classes, "n_classes")
 
     # ------------------------------------------------------------------ hooks
     def activation(self, z: Tensor) -> Tensor:
@@ -142,7 +120,7 @@ class HashLoss(nn.Module):
             raise NotImplementedError(
                 f"{type(self).__name__} sets needs_input_dim but does not bind_input_dim"
             )
-        _positive_int(in_dim, "in_dim")
+        check_positive_int(in_dim, "in_dim")
 
     def hparams(self) -> dict[str, Any]:
         """The constructor hyper-parameters with their current values (for logging and ``docs/assumptions``)."""
