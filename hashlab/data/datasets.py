@@ -52,13 +52,13 @@ def native_size(name: str, size: int | None = DEFAULT_SIZE) -> int:
         if size is not None and size not in (DEFAULT_SIZE, native):
             raise ValueError(
                 f"unsupported size {size!r} for {name}: it has only its native {native} px images "
-                f"(size={native}, or leave size at its default)"
+                f"(size={native}, i.e. --size {native}, or leave size at its default)"
             )
         return native
     size = DEFAULT_SIZE if size is None else size
     if size not in MEDMNIST_SIZES:
         raise ValueError(
-            f"unsupported size {size!r} for {name}: MedMNIST 2D sizes are {MEDMNIST_SIZES} (size=…)"
+            f"unsupported size {size!r} for {name}: MedMNIST 2D sizes (size= / --size) are {MEDMNIST_SIZES}"
         )
     return size
 
