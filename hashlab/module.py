@@ -186,11 +186,31 @@ class HashingModule(pl.LightningModule):
             self.loss.prepare(self._train_labels().to(self.device))
             self._prepared = True
 
+    def global_batch(
+        self, h: torch.Tensor, y: torch.Tensor, idx: torch.Tensor, features: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Under DDP, every rank's batch (relaxed codes with their gradient, labels, positions, head inputs).
+
+        Pairs and triplets then span the global batch, exactly as one process with ``world_size`` times the batch;
+        each rank computes the same loss, and ``all_gather``'s backward (a sum over ranks) followed by DDP's gradient
+        average gives the global-batch gradient. Per-item state (CNNH targets, DSDH's memory bank) is indexed by the
+        gathered positions, so it stays identical on every rank. See docs/distributed.md. One process: unchanged.
+        """
+        trainer = self._trainer
+        if trainer is None or trainer.world_size == 1:
+            return h, y, idx, features
+
+        def gather(t: torch.Tensor, grad: bool) -> torch.Tensor:
+            return self.all_gather(t, sync_grads=grad).flatten(0, 1)
+
+        return gather(h, True), gather(y, False), gather(idx, False), gather(features, features.requires_grad)
+
     def training_step(self, batch: tuple, batch_idx: int) -> torch.Tensor:
         x, y, idx = batch
         features = self.backbone(x)
         h = self.relax(features)
-        out = self.loss(h, y, index=idx, features=features, encoder=self.relax)
+        h_all, y_all, idx_all, features_all = self.global_batch(h, y, idx, features)
+        out = self.loss(h_all, y_all, index=idx_all, features=features_all, encoder=self.relax)
         total, parts = out.total, dict(out.parts)
         for term in self.extra_loss_terms:
             name, value = term(self, batch, h)
