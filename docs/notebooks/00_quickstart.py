@@ -72,14 +72,16 @@ GALLERY_QUERIES, GALLERY_K = 4, 8
 import numpy as np
 import pandas as pd
 
-from hashlab import metrics, plots
+from hashlab import metrics, viz
 from hashlab.data import load_dataset, retrieval_protocol
 from hashlab.experiment import ExperimentConfig, run
 from hashlab.features import get_embeddings
+from hashlab.hardware import hardware_info
 from hashlab.index import HammingIndex
+from hashlab.separation import hamming_pair_distances
 from hashlab.widgets import BitLengthExplorer
 
-print(plots.hardware_info())
+print(hardware_info())
 
 # %% [markdown]
 # ### A worked example: one query, five database items, 4-bit codes
@@ -170,7 +172,7 @@ bundle = load_dataset(DATASET)
 protocol = retrieval_protocol(bundle)
 embeddings = get_embeddings(DATASET, BACKBONE)
 print("split sizes:", protocol["sizes"], "| feature dim:", embeddings.in_dim)
-plots.class_sample_grid(bundle, per_class=8, seed=SEED)
+viz.plot_class_samples(bundle, per_class=8, seed=SEED)
 
 # %% [markdown]
 # ## 2 · Train a hash head
@@ -213,7 +215,7 @@ print(index, "| nearest distances of query 0:", distances[0].tolist())
 
 # %%
 query_ids = np.random.default_rng(SEED).choice(len(bundle.test), size=GALLERY_QUERIES, replace=False)
-plots.retrieval_gallery(
+viz.plot_retrieval_gallery(
     bundle, query_ids, ids[query_ids, :GALLERY_K], distances=distances[query_ids, :GALLERY_K]
 )
 
@@ -231,7 +233,7 @@ acc_raw = metrics.knn_accuracy(
 )
 print(f"Hamming KNN accuracy ({BITS} bits): {acc_hashed:.4f} | raw pixels, Euclidean KNN: {acc_raw:.4f}")
 cm = metrics.confusion_matrix(test_labels, knn_pred, n_classes=len(bundle.class_names))
-plots.confusion_matrix_plot(
+viz.plot_confusion_matrix(
     cm, bundle.class_names, title=f"Confusion Matrix ({METHOD}, {BITS} bits, test queries)"
 )
 
@@ -240,11 +242,11 @@ plots.confusion_matrix_plot(
 # A good code puts same-class pairs at small distances and different-class pairs near L/2 or beyond.
 
 # %%
-pair_dist, same = plots.hamming_pair_distances(test_codes, test_labels)
+pair_dist, same = hamming_pair_distances(test_codes, test_labels)
 print(
     f"mean distance, same class: {pair_dist[same].mean():.2f} | different class: {pair_dist[~same].mean():.2f}"
 )
-plots.hamming_distance_histogram(test_codes, test_labels)
+viz.plot_hamming_histogram(test_codes, test_labels)
 
 # %% [markdown]
 # **Exercise 2 · predict, then run.** Flip every bit of the first test query's code. What happens to its Hamming

@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 from IPython.display import display
 
-from hashlab import config, data, features, plots, reproduce
+from hashlab import config, data, features, reproduce, viz
+from hashlab.hardware import hardware_info
 
 FAST = config.fast_mode()
 SEED = 0
@@ -41,7 +42,7 @@ MEDMNIST_ROOTS = [config.data_dir() / "medmnist", config.REPO_ROOT.parent / "sha
 # %%
 print(f"dataset = {DATASET}, backbone = {BACKBONE}\n  ({REASON})")
 print("queries = test split, database = train split, k sweep also on the validation split")
-print("hardware:", plots.hardware_info())
+print("hardware:", hardware_info())
 
 # %% [markdown]
 # ## Datasets
@@ -67,7 +68,7 @@ print("real MedMNIST files used below:", {flag: str(root) for flag, root in real
 # grid from the data on disk, one row per class, seeded.
 
 # %%
-plots.class_sample_grid(
+viz.plot_class_samples(
     bundle,
     per_class=PER_CLASS,
     seed=SEED,
@@ -81,7 +82,7 @@ real_bundles = {
 }
 for flag, b in real_bundles.items():
     display(
-        plots.class_sample_grid(
+        viz.plot_class_samples(
             b,
             per_class=PER_CLASS,
             seed=SEED,
@@ -128,6 +129,23 @@ table3 = reproduce.table3(baseline, DATASET)
 table3
 
 # %% [markdown]
+# **Exercise 1 · predict, then run.** With k = 1, is the validation accuracy higher or lower than with k = 7? And
+# if k is the whole training split (every training item votes)?
+# Write your answer down, then run the folded solution cell below.
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+# k = 1 trusts the single nearest item (noisy but sharp); k = N lets every training item vote, so every query gets
+# the same answer, the most frequent training class: accuracy falls to about the share of that class (~1/10).
+from hashlab import metrics
+
+val_acc = {
+    k: metrics.knn_accuracy(emb.val.features, emb.train.features, emb.val.labels, emb.train.labels, k=k)
+    for k in (1, K, len(emb.train.labels))
+}
+print({f"k = {k}": round(acc, 3) for k, acc in val_acc.items()})
+assert val_acc[len(emb.train.labels)] < 0.5 * val_acc[K]
+
+# %% [markdown]
 # ## KNN on image embeddings (Table 4)
 #
 # Thesis: ViT-B/16 embeddings, k = 7, 98.7 % on CIFAR-10 and 75.6 % on PathMNIST. Our row is the dataset above (test
@@ -150,6 +168,20 @@ raw_cm = reproduce.knn_confusion(
 reproduce.raw_confusion_figure(
     raw_cm, emb.class_names, DATASET, BACKBONE, K, save=FIG_DIR / f"fig18_19_confusion_raw_knn_{DATASET}.png"
 )
+
+# %% [markdown]
+# **Exercise 2 · predict, then run.** Which two classes does the raw-embedding KNN confuse most often, and in which direction?
+# Write your answer down, then run the folded solution cell below.
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+# the largest off-diagonal entry of the confusion matrix (rows: true class, columns: prediction)
+off = raw_cm - np.diag(np.diag(raw_cm))
+true, pred = np.unravel_index(off.argmax(), off.shape)
+print(
+    f"most frequent error: true {emb.class_names[true]} predicted as {emb.class_names[pred]} ({off[true, pred]} "
+    f"of {raw_cm[true].sum()} test queries of that class)"
+)
+assert off[true, pred] == off.max() and raw_cm[true, pred] == off[true, pred]
 
 # %% [markdown]
 # ## The k sweep on real MedMNIST data (pixel features)
@@ -194,6 +226,19 @@ pd.DataFrame(
         }
     }
 )
+
+# %% [markdown]
+# **Exercise 3 · predict, then run.** A database holds one million images. How much memory do 768-d float32 embeddings take,
+# and how much do 48-bit codes take?
+# Write your answer down, then run the folded solution cell below.
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+n_items, dim, bits = 1_000_000, 768, 48
+float_bytes, code_bytes = n_items * dim * 4, n_items * bits // 8
+print(
+    f"embeddings: {float_bytes / 1e9:.2f} GB; codes: {code_bytes / 1e6:.0f} MB; {float_bytes // code_bytes}x smaller"
+)
+assert float_bytes // code_bytes == 512
 
 # %% [markdown]
 # ## Claims checked

@@ -59,8 +59,11 @@ import pandas as pd
 from IPython.display import display
 
 from hashlab import autoencoder as ae
-from hashlab import plots
+from hashlab import viz
 from hashlab.data import load_dataset, retrieval_protocol
+from hashlab.hardware import hardware_info
+from hashlab.studies.autoencoder import claims_vs_measured, load_autoencoder_claims
+from hashlab.widgets import AutoencoderExplorer
 
 logging.getLogger("pytorch_lightning").setLevel(
     logging.WARNING
@@ -70,7 +73,7 @@ bundle = load_dataset(DATASET)
 protocol = retrieval_protocol(bundle)
 print(bundle.describe())
 print("protocol sizes:", protocol["sizes"])
-print(plots.hardware_info())
+print(hardware_info())
 
 # %% [markdown]
 # ## Every method at 16, 32 and 64 bits
@@ -92,8 +95,8 @@ print(
     f"exact float KNN on pixels: mAP {ceiling['map']:.3f}, P@100 {ceiling['p@100']:.3f}, "
     f"{ceiling['ms_per_query']:.3f} ms/query"
 )
-fig = ae.plot_comparison(table, result.meta)
-plots.save_figure(fig, hashlab.config.figures_dir() / "02_map_vs_bits.png")
+fig = viz.plot_autoencoder_comparison(table, result.meta)
+viz.save_figure(fig, hashlab.config.figures_dir() / "02_map_vs_bits.png")
 fig
 
 # %% [markdown]
@@ -116,6 +119,19 @@ stats = ae.code_statistics(result, bits=32)
 stats
 
 # %% [markdown]
+# **Exercise 1 · predict, then run.** If every bit of a hash layer had one constant sign, how many distinct codes would the database
+# have, and what mAP would the Hamming ranking give?
+# Write your answer down, then run the folded solution cell below.
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+# One code for every image: all database items tie at distance 0, the ranking is the database order, and mAP is
+# about the share of relevant items (the class prior) - the flat line of the paper's variant in the plot above.
+distinct = stats.set_index("method")["distinct codes"]
+m32 = table.set_index(["method", "bits"])["map"].xs(32, level="bits")
+print(f"class prior (chance mAP) {result.meta['chance_map']:.3f}")
+print(pd.DataFrame({"distinct codes (32 bits)": distinct, "mAP (32 bits)": m32}).dropna().round(3))
+
+# %% [markdown]
 # ## Reconstructions: original / from the latent / from the binary code
 #
 # Row 2 is the paper's decoder reading $z$ (`ae_latent`); row 3 decodes $z$ of the BN variant; row 4 is the
@@ -123,7 +139,7 @@ stats
 
 # %%
 imgs = bundle.test.images[:10]
-fig = ae.plot_reconstructions(
+fig = viz.plot_reconstructions(
     imgs,
     {
         "D(z), as in the paper": result.models[("ae_latent", 32)].reconstruct(imgs, "latent"),
@@ -141,7 +157,7 @@ fig
 
 # %%
 methods = ["ae_latent", "ae_latent_bn", "ae_code", "lsh", "itq"]
-plots.hamming_distance_histogram(
+viz.plot_hamming_histogram(
     {f"{m}: 32": result.codes[(m, 32)]["queries"] for m in methods},
     result.labels["queries"],
     title="Hamming distances between test queries, same vs different class",
@@ -155,7 +171,7 @@ plots.hamming_distance_histogram(
 # table puts them side by side so the gap is visible, not to rank them. Query times are for our database size.
 
 # %%
-ae.claims_vs_measured(table, result.meta, method="ae_latent")
+claims_vs_measured(table, result.meta, method="ae_latent")
 
 # %% [markdown]
 # Table III claims a training time per epoch that grows with the code length (12.4 → 14.5 s). The hash layer is a
@@ -165,7 +181,19 @@ ae.claims_vs_measured(table, result.meta, method="ae_latent")
 # %%
 ae_rows = table[table["method"].isin(["ae_latent", "ae_code"])].assign(epoch_s=lambda d: d["fit_s"] / EPOCHS)
 epoch_s = ae_rows.pivot(index="bits", columns="method", values="epoch_s").add_suffix(" s/epoch (measured)")
-epoch_s.join(ae.load_seed002_claims()["table_III"].set_index("bits").add_prefix("claim: "))
+epoch_s.join(load_autoencoder_claims()["table_III"].set_index("bits").add_prefix("claim: "))
+
+# %% [markdown]
+# **Exercise 2 · predict, then run.** LSH draws random hyperplanes and needs no training. Does it get better or worse from 16 to 64
+# bits, and does it ever reach exact float KNN?
+# Write your answer down, then run the folded solution cell below.
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+# More random hyperplanes estimate the angle between two images more precisely (Charikar 2002), so LSH improves with
+# the code length, slowly; it approaches the cosine ranking of the pixels, not the learned codes.
+by_bits = table.set_index(["method", "bits"])["map"]
+lsh = by_bits.xs("lsh", level="method")
+print("LSH mAP by bits:", lsh.round(3).to_dict(), "| exact float KNN mAP:", round(float(ceiling["map"]), 3))
 
 # %% [markdown]
 # ## MedMNIST (only when its file is already present)
@@ -186,7 +214,7 @@ else:
     )
     print(f"chance mAP (class prior) = {med_result.meta['chance_map']:.3f}")
     display(med_result.table.pivot_table(index="label", columns="bits", values=["map", "p@100"], sort=False))
-    display(ae.plot_comparison(med_result.table, med_result.meta))
+    display(viz.plot_autoencoder_comparison(med_result.table, med_result.meta))
 
 # %% [markdown]
 # ## Try it: bits and λ
@@ -195,7 +223,7 @@ else:
 # digits training split and their Hamming distributions redrawn (a few seconds each).
 
 # %%
-explorer = ae.build_explorer(bundle, epochs=WIDGET_EPOCHS, seed=SEED, lam=LAM)
+explorer = AutoencoderExplorer(bundle, epochs=WIDGET_EPOCHS, seed=SEED, lam=LAM)
 explorer.widget
 
 # %% [markdown]

@@ -29,10 +29,13 @@
 # recorded by `hashlab reproduce` in `assumptions.json`.
 
 # %% tags=["parameters"]
+import numpy as np
+import pandas as pd
 from IPython.display import display
 
-from hashlab import config, plots, reproduce, thesis
+from hashlab import config, reproduce, thesis, viz
 from hashlab.features import get_embeddings
+from hashlab.hardware import hardware_info
 from hashlab.widgets import ExperimentExplorer
 
 FAST = config.fast_mode()
@@ -54,7 +57,7 @@ print(
     f"train/val/test = {len(emb.train.labels)}/{len(emb.val.labels)}/{len(emb.test.labels)}; queries = test, database = train"
 )
 print(f"head: MLP {HIDDEN} -> L bits; Adam lr {LR}, batch {BATCH}, {EPOCHS} epochs, seed {SEED}; bits {BITS}")
-print("hardware:", plots.hardware_info())
+print("hardware:", hardware_info())
 
 # %% [markdown]
 # ## Train every method at every code length
@@ -134,7 +137,7 @@ for number, method in ((22, "hashnet"), (23, "cnnh"), (24, "dsdh"), (25, "dhn"))
 for method in METHODS:
     per_bits = {b: cells[(method, b)].codes for b in BITS}
     display(
-        plots.hamming_distance_histogram(
+        viz.plot_hamming_histogram(
             per_bits,
             cells[(method, BITS[0])].labels,
             seed=SEED,
@@ -153,6 +156,38 @@ random = {b: reproduce.random_codes_baseline(emb, b, seed=SEED, knn_k=K, map_k=M
 table = grid.pivot_table(index="label", columns="bits", values=["map", "map@k"]).round(3)
 table.loc["random codes"] = [random[b][m] for m, b in table.columns]
 table
+
+# %% [markdown]
+# **Exercise 1 · predict, then run.** Random ±1 codes ignore the images. What mAP do they get? (Hint: what fraction of the training
+# database shares a query's label?)
+# Write your answer down, then run the folded solution cell below.
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+# A random ranking puts relevant items everywhere, so AP is about the fraction of relevant items in the database:
+# the mean over queries of the share of training items with the query's label (about 1/10 on digits).
+train_y, test_y = emb.train.labels, emb.test.labels
+prior = float(np.mean([np.mean(train_y == y) for y in test_y]))
+print(
+    f"share of relevant items {prior:.3f}; random codes mAP:",
+    {b: round(r["map"], 3) for b, r in random.items()},
+)
+assert all(abs(r["map"] - prior) < 0.1 for r in random.values())
+
+# %% [markdown]
+# **Exercise 2 · predict, then run.** The thesis (Table 5, PathMNIST, ViT-B/16 features) ranks CNNH and HashNet last among the
+# pairwise methods. Will they be last here too?
+# Write your answer down, then run the folded solution cell below.
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+# Compare the two rankings at the longest code. They need not agree: other data (8x8 digits), other features
+# (pixels), a few epochs. We have not measured which of these reverses the order; the exercise shows that a method
+# ranking does not transfer between settings without being measured again.
+ours = grid[grid["bits"] == TOP].set_index("method")["knn_acc"] * 100
+theirs = pd.Series({m: thesis.thesis_value(5, m, "pathmnist", TOP) for m in ours.index})
+ranks = pd.DataFrame({"ours (%)": ours.round(1), "thesis PathMNIST (%)": theirs})
+ranks["our rank"], ranks["thesis rank"] = ours.rank(ascending=False), theirs.rank(ascending=False)
+print(ranks.sort_values("our rank"))
+print(f"Spearman rank correlation: {ours.corr(theirs, method='spearman'):.2f}")
 
 # %% [markdown]
 # ## Explorer

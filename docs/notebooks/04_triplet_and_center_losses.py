@@ -27,8 +27,9 @@ import numpy as np
 import pandas as pd
 from IPython.display import display
 
-from hashlab import config, plots, reproduce, thesis
+from hashlab import config, reproduce, thesis, viz
 from hashlab.features import get_embeddings
+from hashlab.hardware import hardware_info
 from hashlab.widgets import ExperimentExplorer
 
 FAST = config.fast_mode()
@@ -44,7 +45,7 @@ FIG_DIR = config.figures_dir()
 
 # %%
 emb = get_embeddings(DATASET, BACKBONE)
-HARDWARE = plots.hardware_info()
+HARDWARE = hardware_info()
 print(f"dataset = {DATASET}, backbone = {BACKBONE} ({REASON})")
 print(
     f"train/val/test = {len(emb.train.labels)}/{len(emb.val.labels)}/{len(emb.test.labels)}; queries = test, database = train"
@@ -140,12 +141,44 @@ counts = reproduce.distance_counts(batch_labels, emb.n_classes)
 pd.Series(counts, name="distances per batch").to_frame()
 
 # %% [markdown]
+# **Exercise 1 · predict, then run.** For one batch of B = 128 items from 10 classes (about 13 per class), how many pairwise
+# distances, valid (anchor, positive, negative) triplets and sample-to-centre distances are there?
+# Write your answer down, then run the folded solution cell below.
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+# pairs: B(B-1)/2; triplets: for each class with c items, c(c-1) ordered (anchor, positive) pairs times B - c
+# negatives; TCL: one distance per item and class centre, B * C.
+c = np.bincount(batch_labels, minlength=emb.n_classes)
+b = len(batch_labels)
+by_hand = {
+    "pairwise matrix": b * (b - 1) // 2,
+    "valid triplets": int((c * (c - 1) * (b - c)).sum()),
+    "tcl": b * len(c),
+}
+print(by_hand)
+assert all(counts[key] == value for key, value in by_hand.items())
+
+# %% [markdown]
+# **Exercise 2 · predict, then run.** DNNH's triplet loss compares $\lVert s_i - s_j\rVert^2$ of sigmoid outputs in $[0, 1]$ with
+# margin 1. For binary outputs in $\{0, 1\}$, what is $\lVert s_i - s_j\rVert^2$ in Hamming bits, and so what is
+# the margin in bits?
+# Write your answer down, then run the folded solution cell below.
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+# For {0, 1} codes every differing bit contributes (1 - 0)^2 = 1: ||s_i - s_j||^2 = d_H, so the margin is one bit
+# (for ±1 codes each differing bit contributes 4, the factor in DSH's margin).
+rng = np.random.default_rng(SEED)
+s = rng.integers(0, 2, size=(2, 1000, 48))
+assert np.array_equal(((s[0] - s[1]) ** 2).sum(axis=1), (s[0] != s[1]).sum(axis=1))
+print("||s_i - s_j||^2 == d_H for 1000 random pairs of 48-bit {0, 1} codes: the margin of 1 is one bit")
+
+# %% [markdown]
 # ## Hamming distance distributions (not a thesis figure)
 
 # %%
 for method in METHODS:
     display(
-        plots.hamming_distance_histogram(
+        viz.plot_hamming_histogram(
             {b: cells[(method, b)].codes for b in BITS},
             cells[(method, BITS[0])].labels,
             seed=SEED,

@@ -37,9 +37,12 @@ import numpy as np
 import pandas as pd
 from IPython.display import display
 
+from hashlab import viz
 from hashlab.experiment import ExperimentConfig, load_embeddings
-from hashlab.margins import lab
-from hashlab.plots import hardware_info
+from hashlab.hardware import hardware_info
+from hashlab.separation import dsh_margin
+from hashlab.studies import margins as study
+from hashlab.widgets import MarginExplorer
 
 base = ExperimentConfig(
     dataset="digits",
@@ -49,7 +52,7 @@ base = ExperimentConfig(
     epochs=EPOCHS,
     hidden=HIDDEN,
     seed=SEED,
-    loss_kwargs={"margin": lab.dsh_margin(SCHEDULE_FRACTION, BITS)},
+    loss_kwargs={"margin": dsh_margin(SCHEDULE_FRACTION, BITS)},
 )
 emb = load_embeddings(base)
 chance = float(np.max(np.bincount(emb.test.labels)) / len(emb.test.labels))
@@ -69,19 +72,33 @@ print(hardware_info())
 # hinge, so any larger margin gives exactly the same gradients.
 
 # %%
-sweep_table, sweep = lab.margin_sweep(base, FRACTIONS, emb)
+sweep_table, sweep = study.margin_sweep(base, FRACTIONS, emb)
 display(sweep_table.round(3))
 
 # %%
 shown = {
     f"margin {f * BITS:g} bits (f={f:.3g})": sweep[f] for f in FRACTIONS if f in (0.0, 1 / 16, 1 / 2, 1.0)
 }
-fig = lab.margin_histograms(
+fig = viz.plot_margin_histograms(
     shown,
     title=f"digits/pixels, DSH {BITS} bits: Hamming distances vs margin (test)",
     save=hashlab.config.figures_dir() / "05_margin_histograms.png",
 )
 fig
+
+# %% [markdown]
+# **Exercise 1 · predict, then run.** DSH's margin is in squared Euclidean units, $m = 4fL$. Which margin $m$ asks dissimilar
+# 16-bit codes to differ in at least 4 bits? And which margin fraction of the sweep gives the best separation $d'$:
+# DSH's default $f = 1/2$, or a smaller one?
+# Write your answer down, then run the folded solution cell below.
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+# ||b_i - b_j||^2 = 4 d_H for ±1 codes, so 4 bits at L = 16 is m = 16 (f = 1/4). On digits/pixels the best d' comes
+# from a small margin; f = 1/2 asks more than ten classes can give.
+print("margin for 4 bits at L = 16:", 4 * 4, "| the notebook's helper:", dsh_margin(4 / 16, 16))
+best = sweep_table.loc[sweep_table["dprime"].idxmax()]
+print(f"best d' {best['dprime']:.2f} at f = {best['fraction']:.3g} ({best['fraction'] * BITS:g} bits)")
+assert dsh_margin(4 / 16, 16) == 16
 
 # %% [markdown]
 # ## 2 · Explore: bits and margin
@@ -90,7 +107,7 @@ fig
 # redraw the histograms and mAP. The cache starts with the sweep above.
 
 # %%
-explorer = lab.margin_explorer(
+explorer = MarginExplorer(
     base,
     emb,
     bits_options=(8, BITS, 2 * BITS),
@@ -112,15 +129,15 @@ explorer
 
 # %%
 steps_per_epoch = len(emb.train.labels) // base.batch_size
-schedules = lab.standard_schedules(base, emb, steps_per_epoch)
-schedule_table, schedule_runs, schedule_margins = lab.schedule_comparison(base, schedules, emb)
+schedules = study.standard_schedules(base, emb, steps_per_epoch)
+schedule_table, schedule_runs, schedule_margins = study.schedule_comparison(base, schedules, emb)
 display(schedule_table.round(3))
-lab.plot_schedules(
+viz.plot_margin_schedules(
     schedule_margins, BITS, title=f"Margin per step (DSH {BITS} bits, default margin {BITS // 2} bits)"
 )
 
 # %%
-fig = lab.margin_histograms(
+fig = viz.plot_margin_histograms(
     {k: schedule_runs[k] for k in ("constant", "linear warm-up", "margin-scalable")},
     title="Schedules ending at the same margin (test codes)",
 )
@@ -137,8 +154,8 @@ fig
 # same side for 3 consecutive cycles before anything is committed).
 
 # %%
-burst = lab.simulate_burst(sweep[SCHEDULE_FRACTION].model, emb, cycles=BURST_CYCLES, seed=SEED)
-fig = lab.plot_burst(burst, save=hashlab.config.figures_dir() / "05_margin_burst.png")
+burst = study.simulate_burst(sweep[SCHEDULE_FRACTION].model, emb, cycles=BURST_CYCLES, seed=SEED)
+fig = viz.plot_burst(burst, save=hashlab.config.figures_dir() / "05_margin_burst.png")
 display(
     pd.DataFrame(
         {
@@ -151,6 +168,21 @@ display(
 fig
 
 # %% [markdown]
+# **Exercise 2 · predict, then run.** In the burst experiment, which controller moves most during the one-cycle burst, and which
+# one still follows the sustained change at the end?
+# Write your answer down, then run the folded solution cell below.
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+# The undamped margin follows every target (largest excursion); hysteresis commits only a change that lasts, so it
+# ignores the burst and still follows the persistent wave.
+print(
+    pd.DataFrame({"peak excursion in burst": burst.excursion, "final gap to target": burst.final_gap}).round(
+        3
+    )
+)
+assert max(burst.excursion, key=burst.excursion.get) == "undamped"
+
+# %% [markdown]
 # ## 5 · Pinned anchor prototypes as a reference frame
 #
 # Crawford & Ahuja pin the codes of a few prototypes "not allowed to drift beyond a tight radius" so that the code space
@@ -160,7 +192,9 @@ fig
 # of the new model's test queries against the **old, not re-hashed** database codes.
 
 # %%
-anchor_table = lab.pinned_anchor_retrain(base, sweep[SCHEDULE_FRACTION], per_class=1, radius=1, seed=SEED + 1)
+anchor_table = study.pinned_anchor_retrain(
+    base, sweep[SCHEDULE_FRACTION], per_class=1, radius=1, seed=SEED + 1
+)
 display(anchor_table.round(3))
 
 # %% [markdown]

@@ -40,10 +40,9 @@ import numpy as np
 import pandas as pd
 from IPython.display import display
 
-from hashlab import plots
+from hashlab import viz
 from hashlab.continual import ClassIncrementalStream, ContinualConfig, drift_stream, train_base
 from hashlab.continual import experiments as cx
-from hashlab.continual import plots as cplots
 from hashlab.continual.strategies import (
     CodeDistillation,
     CodeExtension,
@@ -53,11 +52,12 @@ from hashlab.continual.strategies import (
     Replay,
     StructuredReplay,
 )
-from hashlab.continual.widgets import build_continual_widget
 from hashlab.features import get_embeddings
+from hashlab.hardware import hardware_info
+from hashlab.widgets import ContinualWidget
 
 pd.set_option("display.width", 200)
-print(plots.hardware_info())
+print(hardware_info())
 
 # %% [markdown]
 # ## 1 · The stream
@@ -123,7 +123,7 @@ table
 # forgetting (best past mAP minus final, over old tasks), BWT = backward transfer.
 
 # %%
-cplots.plot_map_matrices(results)
+viz.plot_map_matrices(results)
 
 # %% [markdown]
 # ## 4 · Cost against retrieval quality
@@ -131,7 +131,17 @@ cplots.plot_map_matrices(results)
 # the last task, for all classes and for the old classes only.
 
 # %%
-cplots.plot_cost_vs_map(table)
+viz.plot_cost_vs_map(table)
+
+# %% [markdown]
+# **Exercise 1 · predict, then run.** Which strategy forgets the old classes most, and which least?
+# Write your answer down, then run the folded solution cell below.
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+# Naive fine-tuning trains only on new classes and forgets most; the full retrain sees everything again.
+forgetting = pd.Series({name: r.forgetting for name, r in results.items()}).sort_values()
+print(forgetting.round(3))
+assert forgetting.idxmax() == "naive"
 
 # %% [markdown]
 # ## 5 · Code stability and the versioned index
@@ -157,7 +167,7 @@ swaps = pd.DataFrame(
     ]
 ).set_index(["strategy", "update"])
 display(swaps)
-cplots.plot_code_stability(results)
+viz.plot_code_stability(results)
 
 # %% [markdown]
 # An update that fails half-way (here: the encoder raises while re-encoding) leaves the live index - codes,
@@ -206,7 +216,7 @@ print(
     f"updates triggered in windows {triggered}: {len(triggered)} of {len(monitor)} windows "
     f"({1 - len(triggered) / len(monitor):.0%} of update cycles skipped vs updating every window)"
 )
-cplots.plot_drift(monitor)
+viz.plot_drift(monitor)
 
 # %% [markdown]
 # ## 7 · The lifelong-hashing claims (Xu et al. 2023), tested
@@ -220,7 +230,7 @@ sweep = cx.chunk_sweep(
     embeddings, SWEEP_BASES, config, make_strategy=lambda: CodeDistillation(MEMORY, seed=SEED)
 )
 display(sweep.set_index("base_classes").T)
-cplots.plot_chunk_sweep(sweep)
+viz.plot_chunk_sweep(sweep)
 
 # %%
 claims = cx.seed004_claims(results, sweep)
@@ -237,12 +247,24 @@ print(
 )
 
 # %% [markdown]
+# **Exercise 2 · predict, then run.** With the same number of epochs, a new chunk that is 20 % of the accumulated data, trained
+# together with a 50-item buffer: what fraction of the gradient computations does it save against a full retrain?
+# Write your answer down, then run the folded solution cell below.
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+# Each epoch costs one gradient per item seen: saving = 1 - (chunk + buffer) / accumulated, about 80 % minus the
+# buffer's share. The chunk sweep above measured the same relation.
+print(sweep[["base_classes", "chunk_share", "gradient_saving"]].round(3))
+print("formula at a 20 % chunk of 1,000 items plus 50 buffered:", 1 - (200 + 50) / 1000)
+assert sweep.sort_values("chunk_share").gradient_saving.is_monotonic_decreasing
+
+# %% [markdown]
 # ## 8 · Explore: replay size and distillation weight
 # Move the sliders and press *Run update* (about 2-4 s): a larger buffer and a larger pinning weight keep old
 # classes (less forgetting) at the expense of the new ones. The widget shows the default setting's result.
 
 # %%
-explorer = build_continual_widget(stream, base, memory=MEMORY, weight=0.3)
+explorer = ContinualWidget(stream, base, memory=MEMORY, weight=0.3)
 explorer.run()
 explorer.widget
 

@@ -35,7 +35,7 @@ from IPython.display import display
 
 import hashlab
 import hashlab.config
-from hashlab import plots
+from hashlab import viz
 from hashlab.features import get_embeddings
 from hashlab.federated import (
     FederatedConfig,
@@ -46,8 +46,8 @@ from hashlab.federated import (
     run_fedavg,
     run_local_only,
 )
-from hashlab.federated.plots import plot_map_vs_rounds, plot_partition
-from hashlab.federated.widgets import build_federated_widget
+from hashlab.hardware import hardware_info
+from hashlab.widgets import FederatedWidget
 
 FAST = hashlab.config.fast_mode()
 DATASET, BACKBONE = "digits", "pixels"
@@ -86,7 +86,7 @@ print(
     f"{N_CLIENTS} clients, {ROUNDS} rounds x {LOCAL_EPOCHS} local epochs; DSH head MLP {CONFIG.hidden} -> "
     f"{CONFIG.bits} bits, Adam lr {CONFIG.lr}, batch {CONFIG.batch_size}, seed {SEED}"
 )
-print("hardware:", plots.hardware_info())
+print("hardware:", hardware_info())
 
 # %% [markdown]
 # ## The partitions
@@ -99,7 +99,7 @@ print("hardware:", plots.hardware_info())
 labels, names = emb.train.labels, emb.class_names
 parts = {name: dirichlet_partition(labels, N_CLIENTS, alpha, seed=SEED) for name, alpha in ALPHAS.items()}
 print({name: round(label_skew(labels, p), 3) for name, p in parts.items()})
-plot_partition(
+viz.plot_partition(
     {name: client_class_counts(labels, p, len(names)) for name, p in parts.items()},
     names,
     save=FIG_DIR / "fed_partitions_digits.png",
@@ -131,7 +131,7 @@ summary = pd.DataFrame(
         "local-only (α = 0.1, mean)": {**local.metrics, "selected": float("nan"), "params_sent": 0},
     }
 ).T
-summary[["map", "knn_acc", "p@r2", "selected", "params_sent"]].round(3)
+summary[["map", "knn_acc", "p@r2", "selected", "params_sent"]].round(3).fillna({"selected": "per client"})
 
 # %% [markdown]
 # ## mAP against rounds
@@ -143,7 +143,7 @@ summary[["map", "knn_acc", "p@r2", "selected", "params_sent"]].round(3)
 # %%
 refs = {"centralized": central.metrics["map"], "local-only α = 0.1 (mean)": local.metrics["map"]}
 display(
-    plot_map_vs_rounds(
+    viz.plot_map_vs_rounds(
         {f"FedAvg {n}": r.history for n, r in fed.items()},
         refs,
         title=f"{DATASET}/{BACKBONE}: server mAP per round, {N_CLIENTS} clients",
@@ -151,6 +151,22 @@ display(
     )
 )
 fed[NON_IID].history.round(3).tail(5)
+
+# %% [markdown]
+# **Exercise 1 · predict, then run.** How many numbers did the non-IID FedAvg run send between server and clients, and how does
+# that compare with the number of pixel values the clients kept private?
+# Write your answer down, then run the folded solution cell below.
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+# Every round each client downloads and uploads the head: 2 * C * |w| values per round. The images never move.
+run_ = fed[NON_IID]
+per_round = 2 * N_CLIENTS
+head_size = run_.params_sent // (per_round * ROUNDS)
+print(
+    f"{run_.params_sent:,} values sent = 2 x {N_CLIENTS} clients x {ROUNDS} rounds x {head_size:,} head values; "
+    f"training data kept private: {emb.train.features.size:,} values"
+)
+assert run_.params_sent == per_round * ROUNDS * head_size
 
 # %% [markdown]
 # ## The server's per-client margins
@@ -182,7 +198,27 @@ print(
 # the button is pressed.
 
 # %%
-build_federated_widget(emb, CONFIG.replace(rounds=min(ROUNDS, 10)), alpha=0.3)
+FederatedWidget(emb, CONFIG.replace(rounds=min(ROUNDS, 10)), alpha=0.3)
+
+# %% [markdown]
+# **Exercise 2 · predict, then run.** As α → 0 (say α = 0.01), how many classes does each client hold, and does the label skew
+# grow or shrink?
+# Write your answer down, then run the folded solution cell below.
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+# Small α puts almost all of a class on one client: clients hold one or two classes and the skew approaches its
+# maximum; α = ∞ is the IID split (skew near 0).
+tiny = dirichlet_partition(labels, N_CLIENTS, 0.01, seed=SEED)
+held = (client_class_counts(labels, tiny, len(names)) > 0).sum(axis=1)
+print(
+    "classes per client at α = 0.01:",
+    held.tolist(),
+    "| label skew:",
+    round(label_skew(labels, tiny), 3),
+    "vs IID",
+    round(label_skew(labels, parts["IID (α = ∞)"]), 3),
+)
+assert label_skew(labels, tiny) > label_skew(labels, parts["IID (α = ∞)"])
 
 # %% [markdown]
 # ## Claims checked

@@ -29,9 +29,11 @@
 import numpy as np
 import pandas as pd
 
-from hashlab import config, plots, privacy
+from hashlab import config, privacy, viz
 from hashlab.experiment import ExperimentConfig, run
 from hashlab.features import get_embeddings
+from hashlab.hardware import hardware_info
+from hashlab.studies.privacy import attack_frame, attack_sweep
 
 FAST = config.fast_mode()
 SEED = 0
@@ -50,7 +52,7 @@ print(
     f"attacked = test ({len(emb.test)}), chance re-identification 1/N = {1 / len(emb.test):.4f}"
 )
 print(f"method {METHOD}, {EPOCHS} epochs, seed {SEED}, bits {BITS}; decoder {DECODER}")
-print("hardware:", plots.hardware_info())
+print("hardware:", hardware_info())
 
 # %% [markdown]
 # ## The published heads
@@ -86,12 +88,12 @@ pd.DataFrame([dict(epochs=e, **r.summary()) for e in EPOCHS for r in results[e].
 # `storage_bits` is what one item costs: 32 bits per float feature, $L$ bits per code.
 
 # %%
-attacks = {e: privacy.attack_sweep(results[e], seed=SEED, **DECODER) for e in EPOCHS}
-frame = pd.concat([privacy.attack_frame(a).assign(epochs=e) for e, a in attacks.items()], ignore_index=True)
+attacks = {e: attack_sweep(results[e], seed=SEED, **DECODER) for e in EPOCHS}
+frame = pd.concat([attack_frame(a).assign(epochs=e) for e, a in attacks.items()], ignore_index=True)
 frame.set_index(["epochs", "attack"]).round(3)
 
 # %%
-privacy.leakage_figure(frame, title=f"Inversion attack on {METHOD} codes, {DATASET}/{BACKBONE}, test split")
+viz.plot_leakage(frame, title=f"Inversion attack on {METHOD} codes, {DATASET}/{BACKBONE}, test split")
 
 # %% [markdown]
 # ## What the decoder sees: original vs reconstructed digits
@@ -112,11 +114,38 @@ rows = {
     },
     "class mean": short[("class mean", None)],
 }
-privacy.reconstruction_figure(
+viz.plot_image_rows(
     privacy.features_to_images(emb.test.features[show], emb),
     {k: privacy.features_to_images(a.reconstructions[show], emb) for k, a in rows.items()},
     title="test digits and their reconstructions",
 )
+
+# %% [markdown]
+# **Exercise 1 · predict, then run.** Test items that share a 12-bit code get the same reconstruction, so at most one of them can
+# be re-identified. How many distinct 12-bit codes do the test items have, and what is the highest re-identification
+# rate that allows?
+# Write your answer down, then run the folded solution cell below.
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+# The bound is (number of distinct codes) / N: a group of identical codes re-identifies at most one member.
+for e in EPOCHS:
+    codes12 = results[e][min(BITS)].codes["test"]
+    distinct = len(np.unique(codes12, axis=0))
+    bound, measured = distinct / len(codes12), attacks[e][("codes", min(BITS))].reid
+    print(
+        f"{e} epochs: {distinct} distinct codes for {len(codes12)} items; bound {bound:.3f}, measured {measured:.3f}"
+    )
+    assert measured <= bound + 1e-9
+
+# %% [markdown]
+# **Exercise 2 · predict, then run.** Can the class be inferred from *random* codes (independent of the images) better than by
+# guessing?
+# Write your answer down, then run the folded solution cell below.
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+# Random codes carry no information about the image, so a classifier trained on them guesses: about 1/10.
+random_acc = {b: attacks[min(EPOCHS)][("random", b)].label_acc for b in BITS}
+print({f"{b} bits": round(acc, 3) for b, acc in random_acc.items()}, "| guessing: 0.1")
 
 # %% [markdown]
 # ## Storage per item
