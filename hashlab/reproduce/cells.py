@@ -43,7 +43,10 @@ _NOT_CODE_VERSION = (
     "autoencoder/",
     "continual/",
     "federated/",
+    "privacy/",
+    "studies/",
     "viz/",
+    "widgets/",
     "reproduce/",
     "baselines.py",
     "cli.py",
@@ -119,6 +122,7 @@ class CellResult:
     hardware: str = ""
     best_epoch: int = -1  # the epoch kept (best SELECTION_METRIC), 0-based
     fit_seconds: float = float("nan")  # the whole Lightning fit, validation included
+    warnings: list[str] = field(default_factory=list)  # hashlab.diagnostics lines: then it is not a result
     codes: np.ndarray | None = None  # test-query codes (int8 ±1), when loaded or just computed
     labels: np.ndarray | None = None  # test labels
     result: Any = None  # the ExperimentResult when computed in this process
@@ -143,6 +147,7 @@ class CellResult:
             "selection_metric": SELECTION_METRIC,
             "fit_seconds": float(self.fit_seconds),
             "timing": "training epochs only (validation and checkpointing excluded)",
+            "warnings": list(self.warnings),
         }
 
 
@@ -201,8 +206,8 @@ def cell_settings(
     actual hyperparameters (its defaults filled in), ``code_version`` and ``hardware`` where it runs.
     """
     from hashlab.experiment import ExperimentConfig
-    from hashlab.losses import get_loss
     from hashlab.hardware import hardware_info
+    from hashlab.losses import get_loss
 
     defaults = ExperimentConfig()
     loss = get_loss(method, int(bits), max(2, len(embeddings.class_names)), **dict(loss_kwargs or {}))
@@ -303,6 +308,7 @@ def stored_cell(
         hardware=rec.get("hardware", ""),
         best_epoch=int(rec.get("best_epoch", -1)),
         fit_seconds=float(rec.get("fit_seconds", float("nan"))),
+        warnings=[str(w) for w in rec.get("warnings", [])],
     )
     codes_path = Path(cells_dir) / f"{_cell_stem(method, bits)}.codes.npz"
     if codes_path.exists():
@@ -411,6 +417,7 @@ def compute_cell(embeddings: Any, settings: dict[str, Any], progress: bool = Fal
         hardware=hardware_info(),
         best_epoch=int(result.best_epoch),
         fit_seconds=float(result.train_seconds),
+        warnings=[str(w) for w in getattr(result, "warnings", [])],
         codes=test_codes.astype(np.int8),
         labels=test_labels,
         result=result,

@@ -111,6 +111,7 @@ def _readme(
     seconds: float,
     reused: int,
     computed: int,
+    cells: dict[tuple[str, int], CellResult] | None = None,
 ) -> str:
     lines = [
         f"# Thesis reproduction: {dataset} / {backbone}{' (--fast)' if fast else ''}",
@@ -139,6 +140,16 @@ def _readme(
     for n, frame in tables.items():
         info = thesis.thesis_table_info(n)
         lines += [f"## Table {n}: {info['caption']}", "", to_markdown(frame, 4 if n == 3 else 2)]
+    flagged = [f"- {c.method} {c.bits} bits: {w}" for c in (cells or {}).values() for w in c.warnings]
+    if flagged:
+        lines += [
+            "## Warnings",
+            "",
+            "These cells finished but their numbers do not measure retrieval; do not read them as results.",
+            "",
+            *flagged,
+            "",
+        ]
     lines += ["## Figures", ""] + [f"- `{Path(p).relative_to(out)}`" for p in figs.values()]
     return "\n".join(lines) + "\n"
 
@@ -265,6 +276,8 @@ def _reproduce_locked(
         counts["reused" if reused else "computed"] += 1
         state = "reused" if reused else f"trained in {cell.train_seconds:.1f} s"
         say(f"{cell.method:>8} {cell.bits:>3} bits: knn_acc {100 * cell.metrics['knn_acc']:.2f} % ({state})")
+        for line in cell.warnings:
+            say(f"WARNING: {cell.method} {cell.bits} bits: {line}")
 
     cells = run_grid(
         emb,
@@ -352,6 +365,7 @@ def _reproduce_locked(
                 seconds,
                 counts["reused"],
                 counts["computed"],
+                cells,
             )
         )
     return {
