@@ -505,6 +505,8 @@ def test_parse_idx_on_hand_made_bytes():
     assert arr.shape == (2, 2, 3) and arr[1, 1, 2] == 11 and arr.dtype == np.uint8
     with pytest.raises(DatasetCorruptError, match="header announces"):
         hfm.parse_idx(header + bytes(range(11)))
+    with pytest.raises(DatasetCorruptError, match="truncated IDX header"):
+        hfm.parse_idx(header[:9])
     with pytest.raises(DatasetCorruptError, match="not an unsigned-byte IDX"):
         hfm.parse_idx(bytes([0, 0, 0x0D, 1]) + (1).to_bytes(4, "big") + b"\0\0\0\0")
 

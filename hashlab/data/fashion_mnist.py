@@ -113,6 +113,10 @@ def parse_idx(raw: bytes, source: str | Path = "IDX data") -> np.ndarray:
         raise DatasetCorruptError(f"{source} is not an unsigned-byte IDX file (magic {raw[:4].hex()})")
     ndim = raw[3]
     header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DatasetCorruptError(
+            f"{source}: truncated IDX header ({len(raw)} bytes, {ndim} dimensions announced)"
+        )
     dims = tuple(int(d) for d in np.frombuffer(raw, dtype=">i4", count=ndim, offset=4))
     if len(raw) != header + int(np.prod(dims)):
         raise DatasetCorruptError(f"{source}: {len(raw) - header} data bytes, the header announces {dims}")
