@@ -444,3 +444,22 @@ def test_files_get_the_umask_mode(first_run):
         "cells/dsh_12.codes.npz",
     ):
         assert (out / name).stat().st_mode & 0o777 == 0o666 & ~mask, name
+
+
+def test_degenerate_cells_are_flagged_in_the_log_and_readme(tmp_path, monkeypatch):
+    """A cell whose codes say nothing is printed as a WARNING and listed in README's Warnings section."""
+    real = experiment.run
+
+    def collapsed(*args, **kwargs):
+        result = real(*args, **kwargs)
+        result.warnings = ["all 1079 database items share one code: the model learned nothing to rank by"]
+        return result
+
+    monkeypatch.setattr(experiment, "run", collapsed)
+    messages: list[str] = []
+    kwargs = dict(methods=["dpsh"], bits=[12], fast=True, epochs=1, figures=False, bar=False)
+    reproduce.reproduce("digits", "pixels", tmp_path, log=messages.append, **kwargs)
+    assert "WARNING: dpsh 12 bits: all 1079 database items share one code" in "\n".join(messages)
+    readme = (tmp_path / "README.md").read_text()
+    assert "## Warnings" in readme and "- dpsh 12 bits: all 1079 database items share one code" in readme
+    assert json.loads((tmp_path / "cells" / "dpsh_12.json").read_text())["warnings"]
