@@ -156,7 +156,8 @@ def main() -> None:
     print(f"# hashlab bench/scale.py, {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC")
     print(
         f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cpus (faiss threads {args.threads}), "
-        f"faiss {faiss.__version__}, numpy {np.__version__}, {avail / 2**30:.1f} GiB RAM available"
+        f"faiss {faiss.__version__}, numpy {np.__version__}, {avail / 2**30:.1f} GiB RAM available, "
+        f"load average {os.getloadavg()[0]:.1f}"
     )
     print(f"# memory bandwidth (numpy copy of 512 MB, read + write): {bw / 1e9:.1f} GB/s")
     train, test, source = real_features()
