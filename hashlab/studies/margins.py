@@ -276,7 +276,8 @@ def pinned_anchor_retrain(
     """Retrain ``config`` with another ``seed``, without and with anchors pinned to ``old``'s codes.
 
     Anchors: :func:`herding_prototypes` of the training split (``per_class`` per class), pinned within ``radius`` bits
-    of their codes in ``old``. One row per variant: largest anchor drift (final codes and during training), mean
+    of their codes in ``old``. One row per variant: largest anchor drift (final codes, and during training: "not
+    tracked" without pinning), mean
     Hamming drift of the other database items from ``old``'s codes, test mAP, and the mAP of the new model's test
     queries against ``old``'s database codes (the stored index, not re-hashed).
     """
@@ -300,7 +301,7 @@ def pinned_anchor_retrain(
                 "anchors pinned": pinned,
                 "anchors": len(anchors),
                 "anchor drift (max, final)": int(drift[anchors].max()),
-                "anchor drift (max, training)": max(cbs[0].max_drift) if pinned else np.nan,
+                "anchor drift (max, training)": max(cbs[0].max_drift) if pinned else "not tracked",
                 "other items drift (mean bits)": float(drift[others].mean()),
                 "test mAP": res.metrics["map"],
                 "mAP vs old index": float(

@@ -91,37 +91,33 @@ def _cached_features(dataset: str, backbone: str, size: int) -> bool:
 def available_offline(size: int = 28) -> OfflineChoices:
     """The datasets and backbones the explorer can use on this machine without a download.
 
-    Datasets: ``digits`` (shipped with scikit-learn), every MedMNIST flag whose ``.npz`` file is in
-    ``data_dir()/medmnist`` or in the shared copy beside the repository, ``cifar10`` when its extracted folder is in
-    ``data_dir()/cifar10``, and any dataset whose features are already cached. Backbones: ``pixels``, and each
-    network whose pretrained weights are in the torch hub cache.
+    Datasets: every name for which :func:`hashlab.data.available_offline` finds the files (``digits`` always), a
+    MedMNIST flag also when its file is in the shared copy beside the repository (the same search notebook 01 uses),
+    and any dataset whose features are already cached. Backbones: ``pixels``, and each network whose pretrained
+    weights are in the torch hub cache (or whose features are cached).
     """
-    from hashlab.config import data_dir
-    from hashlab.data import available_datasets, medmnist_file, medmnist_flags
+    from hashlab import data
     from hashlab.features import available_backbones
 
-    choices = OfflineChoices(datasets={"digits": None}, backbones=["pixels"])
-    known = available_datasets()
-    flags = set(medmnist_flags())
-    for name in known:
-        if name in flags:
-            for root in _medmnist_roots():
-                if (root / medmnist_file(name, size)).is_file():
-                    choices.datasets.setdefault(name, root)
+    flags = set(data.medmnist_flags())
+    datasets: dict[str, Path | None] = {}
+    for name in data.available_datasets():
+        if data.available_offline(name, size):
+            datasets[name] = None
+        elif name in flags:
+            for root in _medmnist_roots()[1:]:
+                if data.available_offline(name, size, root=root):
+                    datasets[name] = root
                     break
-        elif name == "cifar10" and (data_dir() / "cifar10" / "cifar-10-batches-py").is_dir():
-            choices.datasets[name] = data_dir() / "cifar10"
-    for backbone in available_backbones():
-        if backbone != "pixels" and _weights_on_disk(backbone):
-            choices.backbones.append(backbone)
-    for name in known:
+    backbones = ["pixels"] + [b for b in available_backbones() if b != "pixels" and _weights_on_disk(b)]
+    for name in data.available_datasets():
         for backbone in available_backbones():
             if _cached_features(name, backbone, size):
-                choices.datasets.setdefault(name, None)
-                if backbone not in choices.backbones:
-                    choices.backbones.append(backbone)
-    ordered = {n: choices.datasets[n] for n in known if n in choices.datasets}
-    return OfflineChoices(ordered, [b for b in available_backbones() if b in choices.backbones])
+                datasets.setdefault(name, None)
+                if backbone not in backbones:
+                    backbones.append(backbone)
+    ordered = {n: datasets[n] for n in data.available_datasets() if n in datasets}
+    return OfflineChoices(ordered, [b for b in available_backbones() if b in backbones])
 
 
 def cached_embeddings(dataset: str, backbone: str, root: str | os.PathLike | None = None) -> EmbeddingSet:
