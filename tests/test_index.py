@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from hashlab.codes import pack_codes, to_codes
-from hashlab.index import HammingIndex, IndexFileError, recall_at_k
+from hashlab.index import HammingIndex, IndexFileError, benchmark_backends, recall_at_k
 
 
 def ref_dist(a, b):
@@ -355,3 +355,31 @@ def test_save_and_load_errors_name_the_file(tmp_path, clustered):
     (tmp_path / "pad.bin").write_bytes(bytes([0, 1]) * 5)  # 12-bit codes with a padding bit set
     with pytest.raises(IndexFileError, match="pad.bin: padding bits are set"):
         HammingIndex.from_packed_file(tmp_path / "pad.bin", 12).search(codes(0, 1, 12), 1)
+
+
+def test_packed_input_equals_codes_and_is_checked(clustered):
+    db, q = clustered
+    a, b = build("flat", db), HammingIndex(64)
+    b.add(pack_codes(db), packed=True)
+    for x, y in zip(a.search(q, 7), b.search(pack_codes(q), 7, packed=True), strict=True):
+        np.testing.assert_array_equal(x, y)
+    assert [x.tolist() for x in a.range_search(q, 5)] == [
+        x.tolist() for x in b.range_search(pack_codes(q), 5, packed=True)
+    ]
+    with pytest.raises(ValueError, match=r"codes \(packed=True\) must be np.uint8 \(N, 8\)"):
+        b.add(db, packed=True)
+    with pytest.raises(ValueError, match="padding bits"):
+        HammingIndex(12).add(np.array([[0, 1]], np.uint8), packed=True)
+
+
+def test_benchmark_backends_compares_with_flat(clustered):
+    db, q = clustered
+    rows = benchmark_backends(
+        db, q, 10, {"flat": {"backend": "flat"}, "ivf all": {"backend": "ivf", "nlist": 8, "nprobe": 8}}
+    )
+    assert [r["label"] for r in rows] == ["flat", "ivf all"]
+    assert rows[0]["recall"] == 1.0 and rows[0]["ndis_per_query"] == len(db) and rows[0]["speedup"] == 1.0
+    assert rows[1]["recall"] == 1.0  # every list probed: exact distances
+    assert rows[1]["options"]["nlist"] == 8 and rows[1]["ndis_per_query"] == len(db)
+    with pytest.raises(ValueError, match="bits is required"):
+        benchmark_backends(pack_codes(db), pack_codes(q), 10, packed=True)
