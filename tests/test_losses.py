@@ -505,6 +505,20 @@ def _dsdh(n=6, bits=3, **kw):
     return loss, labels
 
 
+def test_dsdh_defaults_are_the_authors():
+    # liqi-casia/DSDH-HashingCode (Li et al. 2017): eta = 55 (setup.m), W-step ridge lambda = nu / mu = 0.1 (train.m)
+    loss = get_loss("dsdh", 24, 10)
+    assert (loss.mu, loss.nu, loss.eta, loss.dcc_iter, loss.quant_weight) == (1.0, 0.1, 55.0, 10, 0.1)
+    b = torch.tensor([[1.0, -1.0], [1.0, 1.0], [-1.0, 1.0]])
+    y = torch.eye(3)[:, :2]
+    loss = get_loss("dsdh", 2, 2, nu=1.0)  # the peer's value: W = (B^T B + nu/mu I)^-1 B^T Y
+    loss.prepare(torch.tensor([0, 1, 1]))
+    loss.B, loss.Y = b, y
+    loss.w_step()
+    expected = torch.linalg.solve(b.T @ b + torch.eye(2), b.T @ y)
+    assert torch.allclose(loss.W, expected, atol=1e-6)
+
+
 def test_dsdh_forward_before_and_after_b_step():
     qw = 0.4
     loss, labels = _dsdh(quant_weight=qw)

@@ -26,7 +26,6 @@ import torch
 from torch import Tensor, nn
 
 from hashlab.checks import check_finite, check_nonnegative, check_positive_int
-from hashlab.checks import check_finite, check_nonnegative, check_positive_int
 from hashlab.codes import label_similarity
 
 if TYPE_CHECKING:

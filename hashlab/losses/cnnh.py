@@ -92,8 +92,8 @@ class CNNHLoss(HashLoss):
     objective for block-constant ``H`` (within-group entries are fitted exactly when ``S_gg = 1``). The
     coordinate descent is discrete (one ±1 entry at a time; the paper relaxes to [-1, 1] and takes the sign).
 
-    Stage 2 (:meth:`forward`): :math:`\operatorname{mean}\|h_i - H_{index_i}\|^2` (``regression="l1"``: the L1 fit
-    of DeepHash-pytorch) plus ``cls_weight`` times a softmax (or BCE for multi-hot) classifier on ``h`` (CNNH+,
+    Stage 2 (:meth:`forward`): :math:`\operatorname{mean}\|h_i - H_{index_i}\|^2` (paper and DeepHash-pytorch;
+    ``regression="l1"``: the L1 fit of an older DeepHash-pytorch version) plus ``cls_weight`` times a softmax (or BCE for multi-hot) classifier on ``h`` (CNNH+,
     "part of the hash codes"; 0 by default). Defaults: ``sweeps = 10`` (T in DeepHash-pytorch).
     """
 

@@ -99,7 +99,9 @@ class DSHGANLoss(HashLoss):
     classification terms through the un-reversed copy). ``feature_dim`` (the embedding size) is bound before
     training through the base class's input-size hook (``needs_input_dim = True``, :meth:`bind_input_dim`), or
     taken from the first batch's ``context["features"]`` when neither is given (lazy parameters). Means are over
-    the batch.
+    the batch. Constants: margin 1 (thesis formula, {0,1} units); stream weights 1, 1, 1 (the paper's unweighted
+    sums); generator noise 32, hidden 256 and adversary width 64 are hashlab's (the paper's generator makes
+    images, not embeddings).
     """
 
     name = "dshgan"
