@@ -193,7 +193,9 @@ def check_nonnegative(value: Any, name: str) -> float:
         out = float(value)
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be a finite number >= 0, got {value!r}") from None
-    if isinstance(value, bool) or not math.isfinite(out) or out < 0:
+    if not math.isfinite(out):
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r} (NaN or inf)")
+    if isinstance(value, bool) or out < 0:
         raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
     return out
 

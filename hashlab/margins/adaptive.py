@@ -37,7 +37,9 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 
-from hashlab.margins.schedules import _check_scalar, check_margin, log_value, margin_for_loss, set_loss_margin
+from hashlab.checks import check_finite, check_nonnegative
+from hashlab.continual.replay import herding
+from hashlab.margins.schedules import check_margin, log_value, margin_for_loss, set_loss_margin
 
 __all__ = [
     "AnchorPrototypes",
@@ -54,8 +56,7 @@ __all__ = [
 
 def _as_float_tensor(x: Any, name: str) -> torch.Tensor:
     t = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x).float()
-    if not torch.isfinite(t).all():
-        raise ValueError(f"{name} contains NaN or inf")
+    check_finite(t, name)
     return t
 
 
@@ -99,9 +100,9 @@ def density_margins(
     m_max: float | None = None,
 ) -> torch.Tensor:
     """Target margins ``m_i = clip(m0 (1 + kappa (a_i - mean a) - nu (rho_i - mean rho)), m_min, m_max)``, ``(N,)``."""
-    m0 = _check_scalar(m0, "m0")
-    m_min = _check_scalar(m_min, "m_min")
-    m_max = float("inf") if m_max is None else _check_scalar(m_max, "m_max")
+    m0 = check_nonnegative(m0, "m0")
+    m_min = check_nonnegative(m_min, "m_min")
+    m_max = float("inf") if m_max is None else check_nonnegative(m_max, "m_max")
     if m_min > m_max:
         raise ValueError(f"m_min ({m_min}) must not exceed m_max ({m_max})")
     for name, v in (("kappa", kappa), ("nu", nu)):
@@ -256,7 +257,9 @@ class DensityAdaptiveMargin(pl.Callback):
 
     def on_train_start(self, trainer, pl_module) -> None:
         if self.relative:
-            self.scale = _check_scalar(getattr(pl_module.loss, "margin", None), "loss margin (relative base)")
+            self.scale = check_nonnegative(
+                getattr(pl_module.loss, "margin", None), "loss margin (relative base)"
+            )
         self.controller = None
         self._refresh(pl_module)
 
@@ -299,16 +302,7 @@ def herding_prototypes(features: Any, labels: Any, per_class: int = 2) -> np.nda
         idx = np.flatnonzero(y == c)
         if len(idx) < per_class:
             raise ValueError(f"class {c} has {len(idx)} items, fewer than per_class={per_class}")
-        xc, mu = x[idx], x[idx].mean(0)
-        total = np.zeros(x.shape[1])
-        picked: list[int] = []
-        for j in range(1, per_class + 1):
-            dist = np.linalg.norm(mu - (total + xc) / j, axis=1)
-            dist[picked] = np.inf
-            best = int(np.argmin(dist))
-            picked.append(best)
-            total += xc[best]
-        chosen.extend(idx[picked].tolist())
+        chosen.extend(idx[herding(x[idx], per_class)].tolist())
     return np.asarray(chosen, dtype=np.int64)
 
 

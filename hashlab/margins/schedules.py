@@ -33,6 +33,7 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 
+from hashlab.checks import check_nonnegative
 from hashlab.codes import label_similarity
 
 __all__ = [
@@ -59,18 +60,6 @@ MarginValue = float | torch.Tensor
 
 
 # ----------------------------------------------------------------------------------------------- validation
-def _check_scalar(value: Any, name: str) -> float:
-    try:
-        out = float(value)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a number, got {value!r}") from exc
-    if not math.isfinite(out):
-        raise ValueError(f"{name} must be finite, got {out} (a margin schedule would produce NaN/inf)")
-    if out < 0:
-        raise ValueError(f"{name} must be >= 0 (margins are distances), got {out}")
-    return out
-
-
 def check_margin(margin: Any, batch_size: int | None = None, name: str = "margin") -> MarginValue:
     """Validate a margin: a finite non-negative scalar, ``(B,)`` per-sample, ``(B, B)`` per-pair or ``(B, 1, B)``
     per anchor-negative pair (triplet losses index their terms ``[a, p, n]``) tensor.
@@ -101,7 +90,7 @@ def check_margin(margin: Any, batch_size: int | None = None, name: str = "margin
         if (t < 0).any():
             raise ValueError(f"{name} must be >= 0, found min {float(t.min()):.4g}")
         return t
-    return _check_scalar(margin.item() if hasattr(margin, "item") else margin, name)
+    return check_nonnegative(margin.item() if hasattr(margin, "item") else margin, name)
 
 
 def margin_for_loss(loss: Any, pair: torch.Tensor, sample: torch.Tensor) -> torch.Tensor:
@@ -120,8 +109,8 @@ def margin_for_loss(loss: Any, pair: torch.Tensor, sample: torch.Tensor) -> torc
 
 
 def _check_span(warmup: float, start: float, end: float) -> tuple[float, float, float]:
-    start = _check_scalar(start, "start margin")
-    end = _check_scalar(end, "end margin")
+    start = check_nonnegative(start, "start margin")
+    end = check_nonnegative(end, "end margin")
     if (
         isinstance(warmup, bool)
         or not (isinstance(warmup, numbers.Real) and math.isfinite(warmup))
@@ -134,7 +123,7 @@ def _check_span(warmup: float, start: float, end: float) -> tuple[float, float, 
 # ----------------------------------------------------------------------------------------------- pure schedules
 def constant_margin(t: float, value: float) -> float:
     """``m(t) = value``."""
-    return _check_scalar(value, "margin")
+    return check_nonnegative(value, "margin")
 
 
 def _progress(t: float, warmup: float) -> float:
@@ -165,7 +154,7 @@ def _check_steps(milestones: Sequence[float], values: Sequence[float]) -> tuple[
         raise ValueError(
             f"step schedule needs len(values) == len(milestones) + 1, got {len(values)} and {len(ms)}"
         )
-    return ms, [_check_scalar(v, f"step margin values[{i}]") for i, v in enumerate(values)]
+    return ms, [check_nonnegative(v, f"step margin values[{i}]") for i, v in enumerate(values)]
 
 
 def step_margin(t: float, milestones: Sequence[float], values: Sequence[float]) -> float:
@@ -206,8 +195,8 @@ def pair_similarity(labels: torch.Tensor, class_similarity: torch.Tensor | None 
 
 def scalable_margins(similarity: torch.Tensor, m_max: float, m_min: float = 0.0) -> torch.Tensor:
     """Margin-scalable per-pair margins ``m_ij = m_min + (m_max - m_min) * (1 - s_ij)`` (Yu et al. 2022)."""
-    m_max = _check_scalar(m_max, "m_max")
-    m_min = _check_scalar(m_min, "m_min")
+    m_max = check_nonnegative(m_max, "m_max")
+    m_min = check_nonnegative(m_min, "m_min")
     if m_min > m_max:
         raise ValueError(f"m_min ({m_min}) must not exceed m_max ({m_max})")
     s = torch.as_tensor(similarity, dtype=torch.float32)
@@ -281,7 +270,7 @@ class MarginSchedule(pl.Callback):
             current = getattr(getattr(pl_module, "loss", None), "margin", None)
             if current is None:
                 raise AttributeError("relative margin schedule: pl_module.loss has no 'margin' attribute")
-            self.base = _check_scalar(current, "loss margin used as base of a relative schedule")
+            self.base = check_nonnegative(current, "loss margin used as base of a relative schedule")
 
     def _apply(self, pl_module: pl.LightningModule, t: int, batch_size: int | None = None) -> None:
         margin = self.value(t)
@@ -322,7 +311,7 @@ class ConstantMargin(MarginSchedule):
 
     def __init__(self, value: float, relative: bool = False):
         super().__init__("step", relative)
-        self.margin = _check_scalar(value, "margin")
+        self.margin = check_nonnegative(value, "margin")
 
     def value(self, t: int) -> float:
         return constant_margin(t, self.margin)
@@ -380,8 +369,8 @@ class MarginScalable(MarginSchedule):
         relative: bool = False,
     ):
         super().__init__("step", relative)
-        self.m_max = _check_scalar(m_max, "m_max")
-        self.m_min = _check_scalar(m_min, "m_min")
+        self.m_max = check_nonnegative(m_max, "m_max")
+        self.m_min = check_nonnegative(m_min, "m_min")
         if self.m_min > self.m_max:
             raise ValueError(f"m_min ({self.m_min}) must not exceed m_max ({self.m_max})")
         self.class_similarity = (
