@@ -392,10 +392,10 @@ def _fake_result(name: str, old: float, all_: float) -> ContinualResult:
     )
 
 
-def test_seed004_claims_reads_the_numbers():
+def test_lifelong_claims_read_the_numbers():
     import pandas as pd
 
-    from hashlab.continual.experiments import claims_statement, seed004_claims
+    from hashlab.studies.continual import claims_statement, lifelong_claims
 
     results = {
         "distill": _fake_result("distill", 0.9, 0.8),
@@ -405,7 +405,7 @@ def test_seed004_claims_reads_the_numbers():
     sweep = pd.DataFrame(
         {"chunk_share": [0.1, 0.5], "time_saving": [0.85, 0.3], "gradient_saving": [0.9, 0.45]}
     )
-    claims = seed004_claims(results, sweep).set_index("measure")
+    claims = lifelong_claims(results, sweep).set_index("measure")
     assert claims.loc["old-class mAP: lifelong vs naive (relative)", "value"] == pytest.approx(0.5)
     assert claims.loc["old-class mAP: lifelong vs naive (relative)", "held"]
     assert not claims.loc["all-class mAP: lifelong vs naive (relative)", "held"]  # 0.8 / 0.7 - 1 = 14 %
