@@ -14,12 +14,13 @@ from typing import Any
 import numpy as np
 from pytorch_lightning.callbacks import Callback
 
+from hashlab.checks import check_finite
 from hashlab.config import seed_everything
 from hashlab.data import EmbeddingDataModule
 from hashlab.diagnostics import check_trainable, warn_if_degenerate
 from hashlab.features import EmbeddingSet, get_embeddings
 from hashlab.metrics import retrieval_report
-from hashlab.module import HashingModule, check_features
+from hashlab.module import HashingModule
 from hashlab.settings import ExperimentConfig, preset
 from hashlab.training import fit, quiet_lightning
 
@@ -143,7 +144,7 @@ def run(
         part = getattr(embeddings, split)
         if len(part.labels) == 0:
             raise ValueError(f"the {split} split is empty: every split needs at least one item")
-        check_features(part.features, f"{split} embeddings")
+        check_finite(part.features, f"{split} embeddings")
         if len(part.features) != len(part.labels):
             raise ValueError(
                 f"{split} split has {len(part.features)} feature rows but {len(part.labels)} labels"

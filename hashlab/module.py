@@ -28,6 +28,7 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 
+from hashlab.checks import check_finite
 from hashlab.codes import pack_codes, to_codes
 from hashlab.config import atomic_write
 from hashlab.heads import build_head, check_bits
@@ -41,16 +42,6 @@ ExtraLossTerm = Callable[["HashingModule", tuple, torch.Tensor], tuple[str, torc
 """``term(module, batch, h) -> (name, value)``: an additional loss term added to the method's loss."""
 
 FORMAT_VERSION = 1
-
-
-def check_features(x: np.ndarray | torch.Tensor, name: str = "features") -> None:
-    """Raise a clear error for NaN or infinite input features."""
-    t = torch.as_tensor(x)
-    if t.is_floating_point() and not torch.isfinite(t).all():
-        bad = int((~torch.isfinite(t)).any(dim=-1).sum()) if t.ndim > 1 else int((~torch.isfinite(t)).sum())
-        raise ValueError(
-            f"{name} contain NaN or infinite values ({bad} rows affected); clean or re-extract them"
-        )
 
 
 class HashingModule(pl.LightningModule):
@@ -150,7 +141,7 @@ class HashingModule(pl.LightningModule):
     @torch.no_grad()
     def encode(self, x: np.ndarray | torch.Tensor, batch_size: int = 4096) -> np.ndarray:
         """±1 ``int8`` codes (``sign(0) = +1``) for inputs ``x``, computed in eval mode in batches."""
-        check_features(x, "inputs")
+        check_finite(x, "inputs")
         was_training = self.training
         self.eval()
         xt = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x, dtype=torch.float32)
