@@ -21,9 +21,9 @@ AE_METHODS: dict[str, dict[str, Any]] = {
     "ae_code": {"decoder_input": "code", "hash_norm": True},
 }
 METHOD_LABELS = {
-    "ae_latent": "AE, decoder reads z (seed 002 as written)",
+    "ae_latent": "AE, decoder reads z (as in the paper)",
     "ae_latent_bn": "AE, decoder reads z, BN hash layer",
-    "ae_code": "AE, decoder reads code, BN hash layer (workbench)",
+    "ae_code": "AE, decoder reads code, BN hash layer (hashlab)",
     "lsh": "LSH (random hyperplanes)",
     "pca_sign": "PCA-sign",
     "itq": "ITQ",
