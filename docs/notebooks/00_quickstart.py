@@ -265,8 +265,9 @@ print(
 
 # %% [markdown]
 # ## 6 · Try another code length
-# Release the slider: the head is retrained at the new bit length on the same cached features (a few seconds), and
-# the bit length, metric table and histogram are redrawn. Errors appear in the output area.
+# Release the slider: the head is retrained at the new bit length on the same cached features (one training like
+# section 2's, whose time is printed there, plus the evaluation), and the bit length, metric table and histogram
+# are redrawn. Errors appear in the output area.
 
 # %%
 explorer = BitLengthExplorer(

@@ -220,7 +220,8 @@ else:
 # ## Try it: bits and λ
 #
 # Pick a code length and λ, click **Retrain**: the paper's variant and the code-reading variant are retrained on the
-# digits training split and their Hamming distributions redrawn (a few seconds each).
+# digits training split and their Hamming distributions redrawn (each costs about one `fit_s` of the table above,
+# measured on this machine).
 
 # %%
 explorer = AutoencoderExplorer(bundle, epochs=WIDGET_EPOCHS, seed=SEED, lam=LAM)

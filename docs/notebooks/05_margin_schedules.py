@@ -103,8 +103,8 @@ assert dsh_margin(4 / 16, 16) == 16
 # %% [markdown]
 # ## 2 · Explore: bits and margin
 #
-# The sliders retrain the DSH head on the cached embeddings (a second or two per new setting; results are cached) and
-# redraw the histograms and mAP. The cache starts with the sweep above.
+# The sliders retrain the DSH head on the cached embeddings (one training per new setting, as long as one run of the
+# sweep above; results are cached) and redraw the histograms and mAP. The cache starts with the sweep above.
 
 # %%
 explorer = MarginExplorer(

@@ -54,6 +54,7 @@ from hashlab.continual.strategies import (
 )
 from hashlab.features import get_embeddings
 from hashlab.hardware import hardware_info
+from hashlab.studies.continual import claims_statement, lifelong_claims
 from hashlab.widgets import ContinualWidget
 
 pd.set_option("display.width", 200)
@@ -233,14 +234,14 @@ display(sweep.set_index("base_classes").T)
 viz.plot_chunk_sweep(sweep)
 
 # %%
-claims = cx.seed004_claims(results, sweep)
+claims = lifelong_claims(results, sweep)
 claims
 
 # %%
 life, naive, full = results["distill"], results["naive"], results["full"]
 small = sweep.loc[sweep.chunk_share.idxmin()]
 large = sweep.loc[sweep.chunk_share.idxmax()]
-print(cx.claims_statement(results, sweep))
+print(claims_statement(results, sweep))
 print(
     f"(3-task stream above: the chunks were {stream[1].size('train') / (stream[0].size('train') + stream[1].size('train')):.0%} "
     f"and {stream[2].size('train') / sum(t.size('train') for t in stream):.0%} of the accumulated data.)"
@@ -260,7 +261,8 @@ assert sweep.sort_values("chunk_share").gradient_saving.is_monotonic_decreasing
 
 # %% [markdown]
 # ## 8 · Explore: replay size and distillation weight
-# Move the sliders and press *Run update* (about 2-4 s): a larger buffer and a larger pinning weight keep old
+# Move the sliders and press *Run update* (one update of the `distill` strategy, whose time section 2's table
+# shows): a larger buffer and a larger pinning weight keep old
 # classes (less forgetting) at the expense of the new ones. The widget shows the default setting's result.
 
 # %%

@@ -131,7 +131,9 @@ summary = pd.DataFrame(
         "local-only (α = 0.1, mean)": {**local.metrics, "selected": float("nan"), "params_sent": 0},
     }
 ).T
-summary[["map", "knn_acc", "p@r2", "selected", "params_sent"]].round(3).fillna({"selected": "per client"})
+summary[["map", "knn_acc", "p@r2", "selected", "params_sent"]].round(3).astype(object).fillna(
+    {"selected": "per client"}
+)
 
 # %% [markdown]
 # ## mAP against rounds

@@ -38,7 +38,7 @@ from hashlab.studies.privacy import attack_frame, attack_sweep
 FAST = config.fast_mode()
 SEED = 0
 DATASET, BACKBONE, METHOD = "digits", "pixels", "dpsh"
-BITS = (12, 24, 36, 48)  # the thesis's code lengths, also in FAST mode (a digits head trains in 0.5-2 s)
+BITS = (12, 24, 36, 48)  # the thesis's code lengths, also in FAST mode (training times: `train_s` below)
 # an early-stopped head and one trained as long as `hashlab reproduce` trains (30); full mode adds a long run
 EPOCHS = (10, 30) if FAST else (10, 30, 100)
 DECODER = dict(hidden=(256,), alpha=1.0, max_iter=500)  # the attacker's MLP regressor
