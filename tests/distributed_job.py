@@ -67,7 +67,7 @@ def train_configs(devices: int) -> list:
             backbone="pixels",
             method=method,
             bits=16,
-            epochs=6,
+            epochs=12,
             batch_size=GLOBAL_BATCH // devices,
             seed=0,
             **placement(devices),

@@ -21,7 +21,12 @@ import pytest
 import hashlab.features as hf
 
 HERE = Path(__file__).resolve().parent
-TIMEOUT_S = 600  # a quiet 2-core machine needs ~40 s; a loaded one several times that
+TIMEOUT_S = 600  # the 2-process job: 80 s wall, 10 s CPU on the 2-core development machine at load average 11
+
+TOLERANCE = 0.04
+"""|test mAP (2 ranks) - test mAP (1 process)| allowed. The runs see global batches of the same size but other
+shuffles (DistributedSampler vs RandomSampler, plus its padded duplicates), so they behave like two seeds: one process
+gave 0.843-0.863 (DPSH) and 0.838-0.859 (DSDH) over seeds 0-3 at these settings; 2 ranks gave 0.836 and 0.839."""
 
 pytestmark = pytest.mark.slow
 
@@ -145,8 +150,3 @@ def test_training_under_ddp_close_to_one_process(two_processes, method, monkeypa
     assert two["test_map"] > 0.5 and one.metrics["map"] > 0.5
     assert abs(two["test_map"] - one.metrics["map"]) < TOLERANCE
     assert two_processes["arrays"][f"{method}_test_codes"].shape == one.codes["test"].shape
-
-
-TOLERANCE = 0.05
-"""|test mAP (2 ranks) - test mAP (1 process)| allowed: the runs see the same global batches' sizes but different
-shuffles (DistributedSampler vs RandomSampler) and padded duplicates, so they are two seeds of the same method."""
