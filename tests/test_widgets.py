@@ -302,3 +302,84 @@ def test_available_offline_lists_only_files_on_disk(tmp_path, monkeypatch):
     assert list(ex.dataset.options) == list(offline.datasets) and list(ex.backbone.options) == ["pixels"]
     with pytest.raises(ValueError, match="unavailable backbone 'vit_b_16'"):
         widgets.ExperimentExplorer(backbone="vit_b_16")
+
+
+def _busy_state(widget) -> dict:
+    return {
+        "controls": all(c.disabled for c in widget._controls()),
+        "stale": STALE_CLASS in widget.output._dom_classes,
+        "bar": widget.progress.bar_style,
+    }
+
+
+BUSY = {"controls": True, "stale": True, "bar": "info"}
+
+
+def test_margin_explorer_shows_busy_state_while_retraining(embeddings, monkeypatch):
+    from hashlab.experiment import ExperimentConfig
+
+    config = ExperimentConfig(method="dsh", bits=8, epochs=EPOCHS, batch_size=32)
+    ex = widgets.MarginExplorer(config, embeddings, bits_options=(8,), fractions=(0.25, 0.5))
+    assert ex.runs == 1 and "margin 4 bits" in ex.status.value  # the start value is drawn on construction
+    seen, real_run = {}, experiment.run
+
+    def spy(*args, **kwargs):
+        seen.update(_busy_state(ex))
+        return real_run(*args, **kwargs)
+
+    monkeypatch.setattr(experiment, "run", spy)
+    ex.fraction.value = 0.25
+    assert seen == BUSY and ex.runs == 2 and "margin 2 bits" in ex.status.value
+    assert _busy_state(ex) == {"controls": False, "stale": False, "bar": "success"}
+    assert [r["margin (bits)"] for r in ex.history] == [4.0, 2.0]
+
+
+def test_federated_widget_busy_state_and_one_line_error(embeddings, monkeypatch):
+    import hashlab.federated.fedavg as fedavg
+    from hashlab.federated import FederatedConfig
+
+    w = widgets.FederatedWidget(embeddings, FederatedConfig(n_clients=2, rounds=2, bits=8), alpha=1.0)
+    seen = {}
+
+    def broken(*args, on_round=None, **kwargs):
+        seen.update(_busy_state(w))
+        on_round({"round": 1})
+        seen["progress"] = (w.progress.value, w.progress.max)
+        raise RuntimeError("client 1 lost\nsecond line")
+
+    monkeypatch.setattr(fedavg, "run_fedavg", broken)
+    w.train_button.click()
+    assert {k: seen[k] for k in BUSY} == BUSY and seen["progress"] == (1, 2)
+    assert w.status.value == "training failed: RuntimeError: client 1 lost"
+    assert isinstance(w.last_error, RuntimeError) and w.result is None and not w.train_button.disabled
+
+
+def test_autoencoder_explorer_busy_state(monkeypatch):
+    from types import SimpleNamespace
+
+    import hashlab.autoencoder.training as training
+
+    rng = np.random.default_rng(0)
+    split = SimpleNamespace(
+        images=rng.integers(0, 256, (12, 8, 8, 1), dtype=np.uint8), labels=np.arange(12) % 3
+    )
+    bundle = SimpleNamespace(train=split, test=split)
+    ex = widgets.AutoencoderExplorer(bundle, bits_options=(8,), bits=8, epochs=1)
+    seen = []
+
+    class Model:
+        def __init__(self, bits: int) -> None:
+            self.bits = bits
+
+        def encode(self, images):
+            return np.where(rng.random((len(images), self.bits)) < 0.5, -1, 1).astype(np.int8)
+
+    def fake_train(images, bits, **kwargs):
+        seen.append(_busy_state(ex))
+        return Model(bits)
+
+    monkeypatch.setattr(training, "train_autoencoder", fake_train)
+    res = ex.run()
+    assert seen == [BUSY, BUSY]  # one training per variant, both while busy
+    assert set(res["map"]) == {"ae_latent", "ae_code"} and "mAP" in ex.status.value
+    assert len(ex.history) == 1 and not ex.train_button.disabled
