@@ -4,7 +4,9 @@ one-line text it prints, and option parsers whose errors name the option."""
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any, NoReturn
 
@@ -53,13 +55,35 @@ def json_option(text: str, option: str) -> dict[str, Any]:
 
 def run_console(main: Callable[[], int | None], prog: str = "hashlab") -> NoReturn:
     """Run ``main`` and exit: its status; 2 with one ``<prog>: error: ...`` line for a user error; 130 with one
-    line for Ctrl-C. Other exceptions (bugs) keep their traceback."""
+    line for Ctrl-C. Other exceptions (bugs) keep their traceback.
+
+    Lightning catches Ctrl-C inside ``Trainer.fit`` and calls ``sys.exit(1)`` without a word; a SIGINT handler
+    remembers the interrupt, so that exit is reported as the interrupt it is.
+    """
+    interrupted = False
+    previous = None
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        nonlocal interrupted
+        interrupted = True
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGINT, on_sigint)
     try:
         status = main()
     except KeyboardInterrupt:
-        print(f"\n{prog}: interrupted", file=sys.stderr)
-        sys.exit(EXIT_INTERRUPTED)
+        interrupted = True
+    except SystemExit:
+        if not interrupted:
+            raise
     except USER_ERRORS as err:
         print(f"{prog}: error: {one_line(err)}", file=sys.stderr)
         sys.exit(EXIT_USER_ERROR)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    if interrupted:
+        print(f"\n{prog}: interrupted", file=sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)
     sys.exit(int(status or 0))

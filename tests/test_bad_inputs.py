@@ -231,3 +231,27 @@ def test_license_is_an_spdx_expression():
     assert any(
         r.replace(" ", "").startswith("setuptools>=") and int(r.split(">=")[1]) >= 77 for r in requires
     )
+
+
+def test_ctrl_c_inside_lightning_exits_130_not_1(monkeypatch, capsys):
+    """Lightning's Trainer turns Ctrl-C into a silent ``sys.exit(1)``; the console still reports the interrupt."""
+    import signal
+
+    def lightning_like(argv=None):
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            raise AssertionError("SIGINT was not delivered")
+        except KeyboardInterrupt:
+            sys.exit(1)  # what pytorch_lightning.trainer.call._call_and_handle_interrupt does
+
+    monkeypatch.setattr(cli, "main", lightning_like)
+    before = signal.getsignal(signal.SIGINT)
+    code, err = _console(["reproduce"], monkeypatch, capsys)
+    assert code == 130 and err.strip() == "hashlab: interrupted"
+    assert signal.getsignal(signal.SIGINT) is before  # the console's handler is removed again
+
+
+def test_a_plain_exit_status_is_kept(monkeypatch, capsys):
+    monkeypatch.setattr(cli, "main", lambda argv=None: 3)
+    code, err = _console(["train"], monkeypatch, capsys)
+    assert code == 3 and err == ""

@@ -257,7 +257,8 @@ def _reproduce_locked(
     n_database = len(emb.train.labels)
     if map_k is not None and map_k > n_database:
         say(
-            f"note: --map-k {map_k} exceeds the {n_database}-item training database (the database of every "
+            f"note: --map-k {map_k}{' (its default)' if map_k == 100 else ''} exceeds the {n_database}-item "
+            "training database (the database of every "
             f"query): mAP@k ranks all {n_database} items"
         )
     hardware = hardware_info()
