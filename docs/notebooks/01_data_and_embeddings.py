@@ -136,8 +136,9 @@ table3.round(3).astype(object).fillna(
 # Write your answer down, then run the folded solution cell below.
 
 # %% tags=["solution"] jupyter={"source_hidden": true}
-# k = 1 trusts the single nearest item (noisy but sharp); k = N lets every training item vote, so every query gets
-# the same answer, the most frequent training class: accuracy falls to about the share of that class (~1/10).
+# k = 1 trusts the single nearest item (noisy but sharp). With k = N every training item votes, so the vote only
+# counts class sizes: the largest class wins (or, where classes are equally large, the nearest of them), whatever
+# the query looks like - accuracy collapses.
 from hashlab import metrics
 
 val_acc = {

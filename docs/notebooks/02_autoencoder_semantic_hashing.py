@@ -193,7 +193,12 @@ epoch_s.join(load_autoencoder_claims()["table_III"].set_index("bits").add_prefix
 # the code length, slowly; it approaches the cosine ranking of the pixels, not the learned codes.
 by_bits = table.set_index(["method", "bits"])["map"]
 lsh = by_bits.xs("lsh", level="method")
-print("LSH mAP by bits:", lsh.round(3).to_dict(), "| exact float KNN mAP:", round(float(ceiling["map"]), 3))
+print(
+    "LSH mAP by bits:",
+    {int(b): round(v, 3) for b, v in lsh.items()},
+    "| exact float KNN mAP:",
+    round(float(ceiling["map"]), 3),
+)
 
 # %% [markdown]
 # ## MedMNIST (only when its file is already present)

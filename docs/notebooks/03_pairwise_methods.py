@@ -60,6 +60,38 @@ print(f"head: MLP {HIDDEN} -> L bits; Adam lr {LR}, batch {BATCH}, {EPOCHS} epoc
 print("hardware:", hardware_info())
 
 # %% [markdown]
+# ## What pulls, what pushes, where the margin sits
+#
+# The loss of one pair of $L = 48$-bit binary codes as a function of their Hamming distance, using
+# $\lVert b_i - b_j\rVert^2 = 4 d_H$ and $b_i^\top b_j = L - 2 d_H$. **DSH** pulls similar pairs linearly and
+# pushes dissimilar pairs only until its margin $m = 2L$, i.e. $d_H = L/2$. **DPSH** (and DHN, HashNet: the same
+# likelihood, weighted or with other quantisation terms) is a soft version with the crossing at $L/2$. **CNNH**
+# regresses $b_i^\top b_j / L$ onto $s_{ij}$: it pulls similar pairs to distance 0 but pins dissimilar pairs at
+# exactly $L/2$, punishing them for being *too far* apart as well. DSDH adds a classification term on the codes.
+
+# %%
+import matplotlib.pyplot as plt
+
+L_PIC = 48
+d = np.linspace(0, L_PIC, 300)
+inner = L_PIC - 2 * d
+losses = {
+    "DSH (margin m = 2L)": (0.5 * 4 * d, 0.5 * np.maximum(0, 2 * L_PIC - 4 * d)),
+    "DPSH / DHN / HashNet (likelihood)": (np.logaddexp(0, -inner / 2), np.logaddexp(0, inner / 2)),
+    "CNNH (regression of b'b / L)": ((inner / L_PIC - 1) ** 2, (inner / L_PIC) ** 2),
+}
+fig, axes = plt.subplots(1, 3, figsize=(12, 3.2), sharex=True)
+for ax, (name, (similar, dissimilar)) in zip(axes, losses.items(), strict=True):
+    ax.plot(d, similar, label="similar pair")
+    ax.plot(d, dissimilar, label="dissimilar pair")
+    ax.axvline(L_PIC / 2, color="grey", ls=":", label="$L/2$")
+    ax.set(title=name, xlabel="Hamming distance $d_H$ (bits)")
+axes[0].set_ylabel("loss of one pair")
+axes[-1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
 # ## Train every method at every code length
 #
 # `reproduce.run_grid` calls `experiment.run` per (method, bits); with `CELLS_DIR` set, finished cells are stored and

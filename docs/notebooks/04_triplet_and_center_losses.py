@@ -56,6 +56,36 @@ print(
 print("hardware:", HARDWARE)
 
 # %% [markdown]
+# ## What pulls, what pushes, where the margin sits
+#
+# Both families compare two distances of one item instead of one pair: the triplet loss compares the distance to a
+# *negative* with the distance to a *positive*, TCL the distance to the nearest *other* class centre with the
+# distance to the item's *own* centre. Each loss is a hinge on the gap between them and is zero once the gap exceeds
+# the margin. In Hamming bits: DNNH's margin 1 on $\lVert s_i - s_j\rVert^2$ of $\{0, 1\}$ outputs is 1 bit (every
+# differing bit adds 1); TCL's $m = 5$ on $\tfrac12\lVert h - c\rVert^2$ of $\pm1$ codes is 2.5 bits (every
+# differing bit adds 2).
+
+# %%
+import matplotlib.pyplot as plt
+
+gap = np.linspace(
+    -4, 6, 300
+)  # how many bits farther the negative (other centre) is than the positive (own centre)
+fig, ax = plt.subplots(figsize=(6.5, 3.2))
+ax.plot(gap, np.maximum(0, 1 - gap), label="DNNH triplet, margin 1 bit")
+ax.plot(gap, np.maximum(0, 5 - 2 * gap), label="TCL, margin m = 5 (2.5 bits)")
+for bits in (1, 2.5):
+    ax.axvline(bits, color="grey", ls=":")
+ax.set(
+    xlabel="gap: distance to negative - distance to positive (bits)",
+    ylabel="loss of one item",
+    title="Hinges on a gap: zero once the negative is a margin farther away",
+)
+ax.legend(loc="upper right", frameon=False)
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
 # ## Train every method at every code length
 
 # %%
