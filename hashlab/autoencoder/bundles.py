@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from hashlab.autoencoder.model import _check_positive_int
+from hashlab.checks import check_positive_int
 
 __all__ = ["find_medmnist", "subsample_bundle"]
 
@@ -37,7 +37,7 @@ def subsample_bundle(bundle: Any, n_train: int, n_test: int, seed: int = 0) -> A
     rng = np.random.default_rng(seed)
 
     def pick(split: Any, n: int) -> Any:
-        n = _check_positive_int(n, "sample size")
+        n = check_positive_int(n, "sample size")
         if len(split) <= n:
             return split
         idx = np.sort(rng.choice(len(split), size=n, replace=False))

@@ -10,8 +10,9 @@ from typing import Any
 import numpy as np
 
 from hashlab.autoencoder.images import flatten_images
-from hashlab.autoencoder.model import ConvAutoencoderHasher, _check_positive_int
+from hashlab.autoencoder.model import ConvAutoencoderHasher
 from hashlab.autoencoder.training import train_autoencoder
+from hashlab.checks import check_positive_int
 
 __all__ = ["AE_METHODS", "METHOD_LABELS", "ComparisonResult", "code_statistics", "compare_methods"]
 
@@ -68,7 +69,7 @@ def compare_methods(
     unknown = sorted(set(methods) - set(METHOD_LABELS) - {"float_knn"})
     if unknown:
         raise KeyError(f"unknown method(s) {unknown}; available: {sorted(METHOD_LABELS)}")
-    bits_list = [_check_positive_int(b, "bits") for b in bits_list]
+    bits_list = [check_positive_int(b, "bits") for b in bits_list]
     train, test = bundle.train, bundle.test
     y_db, y_q = np.asarray(train.labels), np.asarray(test.labels)
     X_db, X_q = flatten_images(train.images), flatten_images(test.images)

@@ -10,19 +10,14 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 
-from hashlab.autoencoder.images import images_to_tensor
+from hashlab.checks import check_positive_int
 from hashlab.codes import to_codes
 from hashlab.config import torch_threads
+from hashlab.data.images import images_to_tensor
 
 __all__ = ["DECODER_INPUTS", "ConvAutoencoderHasher"]
 
 DECODER_INPUTS = ("latent", "code")
-
-
-def _check_positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 class ConvAutoencoderHasher(pl.LightningModule):
@@ -64,10 +59,10 @@ class ConvAutoencoderHasher(pl.LightningModule):
         hash_norm: bool = False,
     ) -> None:
         super().__init__()
-        image_size = _check_positive_int(image_size, "image_size")
-        channels = _check_positive_int(channels, "channels")
-        bits = _check_positive_int(bits, "bits")
-        latent_dim = _check_positive_int(latent_dim, "latent_dim")
+        image_size = check_positive_int(image_size, "image_size")
+        channels = check_positive_int(channels, "channels")
+        bits = check_positive_int(bits, "bits")
+        latent_dim = check_positive_int(latent_dim, "latent_dim")
         if image_size % 4:
             raise ValueError(f"image_size must be divisible by 4 (two stride-2 stages), got {image_size}")
         if decoder_input not in DECODER_INPUTS:
@@ -76,7 +71,7 @@ class ConvAutoencoderHasher(pl.LightningModule):
             raise ValueError(f"lam (the quantization weight λ) must be a finite number >= 0, got {lam!r}")
         if not lr > 0:
             raise ValueError(f"lr must be positive, got {lr!r}")
-        widths = tuple(_check_positive_int(w, "widths[i]") for w in widths)
+        widths = tuple(check_positive_int(w, "widths[i]") for w in widths)
         if len(widths) != 3:
             raise ValueError(f"widths must have three entries (one per conv layer), got {widths}")
         self.save_hyperparameters()

@@ -9,9 +9,10 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from hashlab.autoencoder.images import images_to_tensor
-from hashlab.autoencoder.model import ConvAutoencoderHasher, _check_positive_int
+from hashlab.autoencoder.model import ConvAutoencoderHasher
+from hashlab.checks import check_positive_int
 from hashlab.config import torch_threads
+from hashlab.data.images import images_to_tensor
 from hashlab.settings import preset
 from hashlab.training import build_trainer, quiet_lightning
 
@@ -44,8 +45,8 @@ def train_autoencoder(
     """
     from hashlab.config import seed_everything
 
-    epochs = _check_positive_int(epochs, "epochs")
-    batch_size = _check_positive_int(batch_size, "batch_size")
+    epochs = check_positive_int(epochs, "epochs")
+    batch_size = check_positive_int(batch_size, "batch_size")
     x = images_to_tensor(images)
     if x.shape[2] != x.shape[3]:
         raise ValueError(f"images must be square, got {x.shape[2]}x{x.shape[3]}")

@@ -14,6 +14,7 @@ import torch
 from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
 
 from hashlab.data.bundle import SPLITS, DatasetBundle
+from hashlab.data.images import images_to_tensor
 from hashlab.data.splits import check_splits
 
 
@@ -41,11 +42,6 @@ def _label_tensor(labels: np.ndarray) -> torch.Tensor:
     if labels.ndim == 2:
         return torch.as_tensor(labels, dtype=torch.float32)
     return torch.as_tensor(labels, dtype=torch.int64)
-
-
-def _images_to_tensor(images: np.ndarray) -> torch.Tensor:
-    """uint8 (B, H, W, C) -> float32 (B, C, H, W) in [0, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float().div_(255.0)
 
 
 class _TripleDataModule(pl.LightningDataModule):
@@ -134,7 +130,7 @@ class ImageDataModule(_TripleDataModule):
         drop_last: bool = True,
     ) -> None:
         arrays = {s: (sp.images, sp.labels) for s, sp in bundle.splits().items()}
-        super().__init__(arrays, batch_size, seed, val_db_size, drop_last, _images_to_tensor, bundle.name)
+        super().__init__(arrays, batch_size, seed, val_db_size, drop_last, images_to_tensor, bundle.name)
         self.bundle = bundle
         self.class_names = list(bundle.class_names)
         self.n_classes = len(self.class_names)

@@ -72,7 +72,7 @@ def plot_reconstructions(
 
     ``images`` are raw uint8 or float images in any layout :func:`hashlab.autoencoder.images_to_tensor` accepts.
     """
-    from hashlab.autoencoder.images import images_to_tensor
+    from hashlab.data.images import images_to_tensor
 
     originals = images_to_tensor(images).permute(0, 2, 3, 1).numpy()
     return plot_image_rows(originals, rows, n=n, title=title, save=save)
