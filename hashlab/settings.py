@@ -271,7 +271,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # continual hashing: many small updates, one thread each (equal epochs for every strategy)
     "continual": {"epochs": 20, "batch_size": 64, "hidden": (256,), "threads": 1, "map_k": None},
     # the convolutional autoencoder of semantic hashing (its training settings; tuned for minutes on a CPU)
-    "autoencoder": {"epochs": 20, "batch_size": 64, "lr": 3e-3, "threads": 1},
+    "autoencoder": {"epochs": 20, "batch_size": 64, "lr": 3e-3, "weight_decay": 0.0, "threads": 1},
     # federated hashing: local training on small clients
     "federated": {"method": "dsh", "epochs": 1, "batch_size": 64, "hidden": (256,), "map_k": None},
 }

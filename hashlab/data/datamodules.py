@@ -15,7 +15,11 @@ from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, S
 
 from hashlab.data.bundle import SPLITS, DatasetBundle
 from hashlab.data.images import images_to_tensor
+from hashlab.data.images import images_to_tensor
 from hashlab.data.splits import check_splits
+from hashlab.settings import defaults
+
+_DEFAULTS = defaults()
 
 
 class _BatchDataset(Dataset):
@@ -146,9 +150,9 @@ class EmbeddingDataModule(_TripleDataModule):
     def __init__(
         self,
         embeddings: Any,
-        batch_size: int = 256,
-        seed: int = 0,
-        val_db_size: int | None = 5000,
+        batch_size: int = _DEFAULTS["batch_size"],
+        seed: int = _DEFAULTS["seed"],
+        val_db_size: int | None = _DEFAULTS["val_db_size"],
         drop_last: bool = True,
     ) -> None:
         arrays = {
