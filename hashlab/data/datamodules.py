@@ -15,7 +15,6 @@ from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, S
 
 from hashlab.data.bundle import SPLITS, DatasetBundle
 from hashlab.data.images import images_to_tensor
-from hashlab.data.images import images_to_tensor
 from hashlab.data.splits import check_splits
 from hashlab.settings import defaults
 
