@@ -20,7 +20,6 @@ from collections.abc import Collection
 from typing import Any
 
 import numpy as np
-import torch
 
 __all__ = [
     "as_numpy",
@@ -43,13 +42,20 @@ def as_numpy(x: Any) -> np.ndarray:
     return np.asarray(x)
 
 
+def _is_tensor(x: Any) -> bool:
+    """Whether ``x`` is a torch tensor, without importing torch (this module stays light for the CLI)."""
+    return type(x).__module__.startswith("torch") and hasattr(x, "is_floating_point")
+
+
 def check_finite(x: Any, name: str) -> None:
     """Raise ``ValueError`` when ``x`` (numpy or torch, any shape) holds NaN or inf.
 
     The message names ``name`` and counts the affected rows (first axis; elements for a 1-D input). Integer and
     boolean inputs are always finite.
     """
-    if isinstance(x, torch.Tensor):
+    if _is_tensor(x):
+        import torch
+
         if not x.is_floating_point() and not x.is_complex():
             return
         bad = ~torch.isfinite(x.detach())
@@ -171,11 +177,12 @@ def check_label_pair(a: Any, b: Any, names: tuple[str, str] = ("query labels", "
 
 
 def check_positive_int(value: Any, name: str, *, minimum: int = 1) -> int:
-    """``value`` as an ``int >= minimum`` (default 1: positive), else ``ValueError`` naming the option ``name``.
+    """``value`` as an ``int >= minimum`` (default 1: positive), else ``ValueError`` naming the option ``name``
+    (``"epochs must be an integer >= 1, got 2.5"``).
 
     Python and numpy integers are accepted; bools, floats (even ``2.0``) and strings are not.
     """
-    want = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+    want = f"an integer >= {minimum}"
     if isinstance(value, bool):
         raise ValueError(f"{name} must be {want}, got {value!r}")
     try:

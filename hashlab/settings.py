@@ -24,6 +24,8 @@ import dataclasses
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from hashlab.checks import check_positive_int
+
 PRECISIONS = (
     "32-true",
     "32",
@@ -38,18 +40,6 @@ PRECISIONS = (
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
 
 
-def _positive_int(value: Any, name: str, minimum: int = 1) -> int:
-    """``value`` as an int ≥ ``minimum``; a ``ValueError`` naming the setting otherwise (2.5, True, '3' rejected)."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or int(value) != value
-        or value < minimum
-    ):
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
 @dataclass
 class DataConfig:
     """Which images and which features a run uses."""
@@ -62,12 +52,12 @@ class DataConfig:
     def __post_init__(self) -> None:
         self.dataset = str(self.dataset).strip().lower()
         self.backbone = str(self.backbone).strip().lower()
-        self.size = _positive_int(self.size, "size")
+        self.size = check_positive_int(self.size, "size")
         if self.subsample is not None:
             if len(self.subsample) != 3:
                 raise ValueError(f"subsample needs three sizes (train, val, test), got {self.subsample!r}")
             self.subsample = tuple(
-                _positive_int(n, f"subsample[{s}]")
+                check_positive_int(n, f"subsample[{s}]")
                 for n, s in zip(self.subsample, ("train", "val", "test"), strict=True)
             )
 
@@ -91,7 +81,7 @@ class ModelConfig:
         self.bits = check_bits(self.bits)
         if isinstance(self.hidden, int):
             self.hidden = (self.hidden,)
-        self.hidden = tuple(_positive_int(h, "hidden width") for h in self.hidden)
+        self.hidden = tuple(check_positive_int(h, "hidden width") for h in self.hidden)
         if not isinstance(self.loss_kwargs, dict):
             raise ValueError(f"loss_kwargs must be a dict of loss hyperparameters, got {self.loss_kwargs!r}")
         self.loss_kwargs = dict(self.loss_kwargs)
@@ -121,9 +111,9 @@ class TrainingConfig:
     def __post_init__(self) -> None:
         import math
 
-        self.epochs = _positive_int(self.epochs, "epochs")
-        self.batch_size = _positive_int(self.batch_size, "batch_size")
-        self.seed = _positive_int(self.seed, "seed", minimum=0)
+        self.epochs = check_positive_int(self.epochs, "epochs")
+        self.batch_size = check_positive_int(self.batch_size, "batch_size")
+        self.seed = check_positive_int(self.seed, "seed", minimum=0)
         if (
             isinstance(self.lr, bool)
             or not isinstance(self.lr, int | float)
@@ -139,14 +129,14 @@ class TrainingConfig:
                 f"unknown accelerator {self.accelerator!r}; choose one of {', '.join(ACCELERATORS)}"
             )
         if self.devices != "auto":
-            self.devices = _positive_int(self.devices, "devices")
-        self.num_nodes = _positive_int(self.num_nodes, "num_nodes")
+            self.devices = check_positive_int(self.devices, "devices")
+        self.num_nodes = check_positive_int(self.num_nodes, "num_nodes")
         self.precision = str(self.precision)
         if self.precision not in PRECISIONS:
             raise ValueError(f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}")
         self.strategy = str(self.strategy).lower()
         if self.threads is not None:
-            self.threads = _positive_int(self.threads, "threads")
+            self.threads = check_positive_int(self.threads, "threads")
 
     @property
     def distributed(self) -> bool:
@@ -168,11 +158,11 @@ class EvaluationConfig:
     val_db_size: int | None = 5000
 
     def __post_init__(self) -> None:
-        self.knn_k = _positive_int(self.knn_k, "knn_k")
+        self.knn_k = check_positive_int(self.knn_k, "knn_k")
         if self.map_k is not None:
-            self.map_k = _positive_int(self.map_k, "map_k")
+            self.map_k = check_positive_int(self.map_k, "map_k")
         if self.val_db_size is not None:
-            self.val_db_size = _positive_int(self.val_db_size, "val_db_size")
+            self.val_db_size = check_positive_int(self.val_db_size, "val_db_size")
 
 
 SECTIONS: dict[str, type] = {

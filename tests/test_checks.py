@@ -99,7 +99,7 @@ def test_check_labels_and_pairs():
 def test_option_checks_name_the_option():
     assert check_positive_int(np.int64(3), "epochs") == 3 and check_positive_int(1, "epochs") == 1
     for bad in (0, -2, 2.5, 2.0, True, "3", None):
-        with pytest.raises(ValueError, match=f"^epochs must be a positive integer, got {bad!r}$"):
+        with pytest.raises(ValueError, match=f"^epochs must be an integer >= 1, got {bad!r}$"):
             check_positive_int(bad, "epochs")
     assert check_positive_int(0, "n_iter", minimum=0) == 0
     with pytest.raises(ValueError, match=r"^n_iter must be an integer >= 0, got -1$"):
