@@ -463,3 +463,36 @@ def test_degenerate_cells_are_flagged_in_the_log_and_readme(tmp_path, monkeypatc
     readme = (tmp_path / "README.md").read_text()
     assert "## Warnings" in readme and "- dpsh 12 bits: all 1079 database items share one code" in readme
     assert json.loads((tmp_path / "cells" / "dpsh_12.json").read_text())["warnings"]
+
+
+def test_protocol_differences_are_flagged(first_run):
+    out, _, _ = first_run
+    diffs = reproduce.protocol_differences("cifar10", 45_000, {"subsample": None}, fast=False)
+    assert diffs == [
+        "database = 45,000 training items here (5,000 training images are held out as the validation split); "
+        "the thesis's database has 50,000"
+    ]
+    assert reproduce.protocol_differences("pathmnist", 89_996, {"subsample": None}, fast=False) == []
+    assert "not a thesis dataset" in " ".join(
+        json.loads((out / "assumptions.json").read_text())["protocol_differences"]
+    )
+    assert "Protocol difference: --fast" in (out / "table5.md").read_text()
+
+
+def test_cli_knn_k_reaches_the_cells(tmp_path):
+    parser = reproduce.add_reproduce_arguments(argparse.ArgumentParser())
+    argv = [
+        "--fast",
+        "--out",
+        str(tmp_path),
+        "--methods",
+        "dpsh",
+        "--bits",
+        "12",
+        "--epochs",
+        "1",
+        "--knn-k",
+        "3",
+    ]
+    assert reproduce.run_reproduce(parser.parse_args([*argv, "--no-figures", "--no-progress"])) == 0
+    assert json.loads((tmp_path / "cells" / "dpsh_12.json").read_text())["settings"]["knn_k"] == 3

@@ -58,7 +58,13 @@ from hashlab.reproduce.presets import (
     choose_setting,
     embeddings_available,
 )
-from hashlab.reproduce.protocol import INCOMPLETE, RUN_RECORD, SettingsChangedError, reproduce
+from hashlab.reproduce.protocol import (
+    INCOMPLETE,
+    RUN_RECORD,
+    SettingsChangedError,
+    protocol_differences,
+    reproduce,
+)
 from hashlab.reproduce.provenance import assumptions
 from hashlab.reproduce.tables import (
     method_table_frame,
@@ -77,6 +83,7 @@ __all__ = [
     "SettingsChangedError",
     "TrainingTimer",
     "code_version",
+    "protocol_differences",
     "settings_difference",
     "stored_cell",
     "FAST_SETTINGS",

@@ -7,7 +7,7 @@ import os
 
 from hashlab.config import figures_dir
 from hashlab.files import check_output_dir
-from hashlab.reproduce.presets import FAST_SETTINGS, FULL_BITS
+from hashlab.reproduce.presets import FAST_SETTINGS, FULL_BITS, THESIS_KNN_K
 from hashlab.reproduce.protocol import reproduce
 
 
@@ -39,6 +39,12 @@ def add_reproduce_arguments(parser: argparse.ArgumentParser) -> argparse.Argumen
     )
     parser.add_argument("--size", type=int, default=28, help="image size the embeddings are computed from")
     parser.add_argument("--map-k", type=int, default=100, help="cut-off of mAP@k (0: whole database only)")
+    parser.add_argument(
+        "--knn-k",
+        type=int,
+        default=THESIS_KNN_K,
+        help=f"k of the Hamming KNN (default: the thesis's {THESIS_KNN_K})",
+    )
     parser.add_argument("--no-figures", action="store_true", help="tables and assumptions only")
     parser.add_argument(
         "--progress", action="store_true", help="also show Lightning's per-epoch progress bars"
@@ -78,6 +84,7 @@ def run_reproduce(args: argparse.Namespace) -> int:
         subsample=args.subsample,
         size=args.size,
         map_k=args.map_k or None,
+        knn_k=args.knn_k,
         figures=not args.no_figures,
         progress=args.progress,
         bar=not getattr(args, "no_progress", False),

@@ -100,6 +100,34 @@ def _mark_finished(out: Path, run_settings: dict[str, Any], started: str) -> Non
     (out / INCOMPLETE).unlink(missing_ok=True)
 
 
+# The thesis's databases (its training splits): CIFAR-10's 50,000 training images; PathMNIST's official train split.
+THESIS_DATABASE_SIZE = {"cifar10": 50_000, "pathmnist": 89_996}
+
+
+def protocol_differences(dataset: str, n_train: int, settings: dict[str, Any], fast: bool) -> list[str]:
+    """Where this run's protocol departs from the thesis's, one line each (shown beside the tables)."""
+    found = []
+    thesis_n = THESIS_DATABASE_SIZE.get(dataset)
+    if thesis_n is not None and n_train != thesis_n:
+        why = (
+            " (5,000 training images are held out as the validation split)"
+            if dataset == "cifar10" and n_train == 45_000
+            else ""
+        )
+        found.append(
+            f"database = {n_train:,} training items here{why}; the thesis's database has {thesis_n:,}"
+        )
+    if settings.get("subsample"):
+        found.append(
+            f"stratified subsample {list(settings['subsample'])} (train, val, test), not the full splits"
+        )
+    if fast:
+        found.append("--fast: few epochs and a small head, for a quick check, not for comparison")
+    if thesis_dataset_for(dataset) is None:
+        found.append(f"{dataset} is not a thesis dataset: thesis columns are for reference only")
+    return found
+
+
 def _readme(
     dataset: str,
     backbone: str,
@@ -112,6 +140,7 @@ def _readme(
     reused: int,
     computed: int,
     cells: dict[tuple[str, int], CellResult] | None = None,
+    differences: Sequence[str] = (),
 ) -> str:
     lines = [
         f"# Thesis reproduction: {dataset} / {backbone}{' (--fast)' if fast else ''}",
@@ -125,6 +154,7 @@ def _readme(
         f"- Hardware: {assume['hardware']}.",
         f"- Grid cells computed this run: {computed}, reused from `cells/`: {reused}; wall time {seconds:.1f} s.",
         "- Every assumption is in `assumptions.json`.",
+        *[f"- **Protocol difference from the thesis:** {d}." for d in differences],
     ]
     if thesis_dataset_for(dataset) is None:
         lines += [
@@ -308,9 +338,11 @@ def _reproduce_locked(
         5: method_table_frame(5, cells, dataset, raw_acc),
         6: method_table_frame(6, cells, dataset, raw_acc),
     }
+    differences = protocol_differences(dataset, n_database, settings, fast)
     note = (
         f"Ours: {dataset} / {backbone}, queries = test, database = train, KNN k = {knn_k}; "
         f"thesis values from hashlab/data_files/thesis_results.json."
+        + "".join(f" Protocol difference: {d}." for d in differences)
     )
     table_files = {}
     for n, frame in tables.items():
@@ -343,6 +375,7 @@ def _reproduce_locked(
         )
 
     assume = assumptions(dataset, backbone, emb, settings, cells, hardware)
+    assume["protocol_differences"] = differences
     assume["command"] = {
         "dataset": dataset,
         "backbone": backbone,
@@ -367,6 +400,7 @@ def _reproduce_locked(
                 counts["reused"],
                 counts["computed"],
                 cells,
+                differences,
             )
         )
     return {
