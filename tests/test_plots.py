@@ -322,7 +322,7 @@ def test_metric_vs_bits_thesis_on_its_own_panel():
     )
     ours, theirs = fig.axes[:2]
     assert [ln.get_label() for ln in ours.get_lines()] == ["dsh"]
-    assert np.allclose(theirs.get_lines()[0].get_ydata(), [0.7, 0.8]) and theirs.get_title() == "PathMNIST"
+    assert np.allclose(theirs.get_lines()[0].get_ydata(), [0.7, 0.8]) and theirs.get_title().startswith("PathMNIST")
     assert ours.get_lines()[0].get_color() == theirs.get_lines()[0].get_color()  # same colour per method
 
 

@@ -9,7 +9,16 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import seaborn as sns
 
-from hashlab.viz.style import HIT_COLOR, MISS_COLOR, PALETTE, Figure, finish, legend_outside, new_figure
+from hashlab.viz.style import (
+    HIT_COLOR,
+    MISS_COLOR,
+    PALETTE,
+    Figure,
+    finish,
+    legend_below,
+    legend_outside,
+    new_figure,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from pandas.io.formats.style import Styler
@@ -91,7 +100,7 @@ def plot_metric_vs_bits(
             )
         if two:
             target.set_xticks(sorted(ref["bits"].astype(int).unique()))
-            target.set_title(thesis_label, fontsize=10)
+            target.set_title(f"{thesis_label} (dashed, same colour per method)", fontsize=10)
     if baseline is not None:
         ax.axhline(
             float(baseline) * (100 if percent else 1), color="black", linestyle=":", label=baseline_label
@@ -107,18 +116,10 @@ def plot_metric_vs_bits(
         fig.suptitle(title or f"{label} vs code length")
     else:
         ax.set_title(title or f"{label} vs code length")
-    legend_outside(axes[-1])
-    if two:  # the measured panel's own legend (methods and baseline), also outside the data
-        handles, labels = ax.get_legend_handles_labels()
-        ax.legend(
-            handles,
-            labels,
-            fontsize=8,
-            frameon=False,
-            loc="upper center",
-            bbox_to_anchor=(0.5, -0.18),
-            ncol=min(len(labels), 3),
-        )
+    if two:  # one legend under both panels: a method has the same colour in each
+        legend_below(fig, [ax])
+    else:
+        legend_outside(ax)
     return finish(fig, save)
 
 
