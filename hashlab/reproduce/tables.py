@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from hashlab import thesis
-from hashlab.config import atomic_write
+from hashlab.files import atomic_write
 from hashlab.reproduce.cells import CellResult
 from hashlab.reproduce.presets import THESIS_KNN_K
 
