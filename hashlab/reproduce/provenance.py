@@ -103,7 +103,8 @@ def assumptions(
             },
             "head": {
                 "architecture": "MLP in_dim -> hidden (ReLU) -> L linear units (hashlab.heads.MLPHead); DNNH uses "
-                "the divide-and-encode head; activation chosen by the loss (tanh; HashNet tanh(beta z))",
+                "the divide-and-encode head; activation chosen by the loss (tanh; none for DSH; HashNet "
+                "tanh(beta z); DNNH 2 sigmoid(z) - 1)",
                 "in_dim": int(embeddings.train.features.shape[1]),
                 "hidden": [int(h) for h in settings["hidden"]],
                 **{k: model_config[k] for k in ("dropout", "weight_decay") if k in model_config},
@@ -130,7 +131,9 @@ def assumptions(
             "loss_kwargs": settings.get("loss_kwargs")
             or "none given: library defaults of hashlab.losses (actual values in loss_hparams)",
             "map_k": settings["map_k"],
-            "hashnet_continuation": "HashNetContinuation callback, beta_t = (1 + epoch)^0.5 (set per epoch)",
+            "hashnet_continuation": "HashNetContinuation from loss.callbacks(); schedule named by the loss's "
+            "'continuation' hparam (default 'authors': beta = (1 + 0.005 t)^0.5 over optimizer steps t, "
+            "recomputed every 200 steps; hashlab.losses.hashnet.CONTINUATIONS)",
             "fig30_timing": "train_seconds: wall clock of the training epochs alone (validation passes and "
             "checkpointing excluded; the whole fit is fit_seconds in each cell file), one run per cell, after one "
             "untimed warm-up fit per process; a reused cell was computed with the same code version on the same "
