@@ -322,7 +322,9 @@ def test_metric_vs_bits_thesis_on_its_own_panel():
     )
     ours, theirs = fig.axes[:2]
     assert [ln.get_label() for ln in ours.get_lines()] == ["dsh"]
-    assert np.allclose(theirs.get_lines()[0].get_ydata(), [0.7, 0.8]) and theirs.get_title().startswith("PathMNIST")
+    assert np.allclose(theirs.get_lines()[0].get_ydata(), [0.7, 0.8]) and theirs.get_title().startswith(
+        "PathMNIST"
+    )
     assert ours.get_lines()[0].get_color() == theirs.get_lines()[0].get_color()  # same colour per method
 
 
@@ -397,3 +399,37 @@ def test_federated_and_continual_figures_draw_their_numbers():
     )
     labels = [ln.get_label() for ln in viz.plot_chunk_sweep(sweep).axes[0].get_lines()]
     assert not any("seed" in lab for lab in labels)
+
+
+# ------------------------------------------------------------------------------------------------ layering
+def _hashlab_imports() -> dict[str, set[str]]:
+    """For every module file under hashlab/: the hashlab modules it imports (``from hashlab import viz`` counts as
+    ``hashlab.viz``), found with ``ast`` so docstrings that name a module do not count."""
+    import ast
+    from pathlib import Path
+
+    import hashlab
+
+    root = Path(hashlab.__file__).parent
+    found: dict[str, set[str]] = {}
+    for path in root.rglob("*.py"):
+        names: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names.add(node.module)
+                names.update(f"{node.module}.{alias.name}" for alias in node.names)
+        found[path.relative_to(root).as_posix()] = {n for n in names if n.startswith("hashlab")}
+    return found
+
+
+def test_studies_are_imported_by_no_library_module_and_algorithms_never_import_presentation():
+    imports = _hashlab_imports()
+    for rel, names in imports.items():
+        if not rel.startswith("studies/"):
+            assert not any(n.startswith("hashlab.studies") for n in names), rel
+        presentation = {n for n in names if n.startswith(("hashlab.viz", "hashlab.widgets"))}
+        if not rel.startswith(("viz/", "widgets/", "studies/", "reproduce/", "cli.py")):
+            assert not presentation, (rel, presentation)
+    assert not any(rel.startswith(("plots", "margins/lab")) for rel in imports)  # the old homes are gone

@@ -13,7 +13,6 @@ from hashlab.viz.style import Figure, finish, integer_ticks, legend_outside, new
 
 if TYPE_CHECKING:  # pragma: no cover
     from hashlab.experiment import ExperimentResult
-    from hashlab.studies.margins import BurstResult
 
 __all__ = ["plot_burst", "plot_margin_histograms", "plot_margin_schedules"]
 
@@ -49,10 +48,10 @@ def plot_margin_histograms(
     return plot_hamming_histogram(codes, first.labels[split], title=title, save=save)
 
 
-def plot_burst(
-    result: BurstResult, *, title: str | None = None, save: str | os.PathLike | None = None
-) -> Figure:
+def plot_burst(result: Any, *, title: str | None = None, save: str | os.PathLike | None = None) -> Figure:
     """Mean database margin per cycle for each controller; burst cycles shaded, sustained change marked.
+
+    ``result`` is a ``BurstResult`` of the burst simulation in notebook 05 (``trajectories``, ``burst``, ``shift_at``).
 
     The undamped per-cycle target is drawn last, as a thin black dashed line, so no controller hides it.
     """
