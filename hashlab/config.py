@@ -7,6 +7,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from hashlab.checks import check_positive_int
 from hashlab.files import atomic_write as atomic_write  # re-exported: the function lives in hashlab.files
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -50,10 +51,9 @@ def torch_threads(n: int | None) -> Iterator[None]:
         return
     import torch
 
-    if isinstance(n, bool) or int(n) != n or n < 1:
-        raise ValueError(f"number of threads must be a positive integer, got {n!r}")
+    n = check_positive_int(n, "number of threads")
     previous = torch.get_num_threads()
-    torch.set_num_threads(int(n))
+    torch.set_num_threads(n)
     try:
         yield
     finally:

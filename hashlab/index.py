@@ -51,6 +51,7 @@ from typing import Any
 import faiss
 import numpy as np
 
+from hashlab.checks import check_positive_int
 from hashlab.codes import check_codes, pack_codes, unpack_codes
 from hashlab.config import atomic_write
 
@@ -78,12 +79,6 @@ _MC_BYTES = 64 << 20  # memory of faiss's counting top-k per query batch: nq * (
 
 class IndexFileError(ValueError):
     """A saved index file (or a save target) is unreadable, truncated, inconsistent or not a HammingIndex file."""
-
-
-def _check_pos_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
 
 
 def recall_at_k(found_dist: np.ndarray, exact_dist: np.ndarray) -> float:
@@ -184,11 +179,11 @@ class HammingIndex:
     """
 
     def __init__(self, bits: int, backend: str = "flat", *, shards: int = 1, **options: Any) -> None:
-        self.bits = _check_pos_int(bits, "bits")
+        self.bits = check_positive_int(bits, "bits")
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
         self.backend = backend
-        self.shards = _check_pos_int(shards, "shards")
+        self.shards = check_positive_int(shards, "shards")
         unknown = sorted(set(options) - set(_DEFAULTS[backend]))
         if unknown:
             raise ValueError(
@@ -197,7 +192,7 @@ class HammingIndex:
         self.options: dict[str, Any] = {**_DEFAULTS[backend], **options}
         for name, value in self.options.items():
             if value is not None and name != "seed":
-                _check_pos_int(value, name)
+                check_positive_int(value, name)
         self.nbytes = (self.bits + 7) // 8
         self.d = self.nbytes * 8
         if backend == "mih":
@@ -325,7 +320,7 @@ class HammingIndex:
                 raise ValueError(
                     f"{name!r} is not a search option of backend {self.backend!r}; valid: {valid}"
                 )
-            self.options[name] = _check_pos_int(value, name)
+            self.options[name] = check_positive_int(value, name)
         for sub in getattr(self, "_subs", []) if self._index is not None else []:
             self._apply_search_params(sub)
 
@@ -351,8 +346,7 @@ class HammingIndex:
         Exact for ``flat`` (and a memory-mapped index); approximate backends may leave slots unfilled (id -1).
         ``packed=True``: queries are packed ``np.uint8`` as in :meth:`add`.
         """
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
-            raise ValueError(f"k must be a positive int, got {k!r}")
+        check_positive_int(k, "k")
         q = self._check_query(query_codes, packed)
         n, k = self.ntotal, int(k)
         if k > n:
@@ -421,7 +415,7 @@ class HammingIndex:
         (distance, id) order) and merges the chunks' top-k; RAM use is one chunk's pages plus the results.
         """
         index = cls(bits)
-        index._chunk_rows = _check_pos_int(chunk_rows, "chunk_rows")
+        index._chunk_rows = check_positive_int(chunk_rows, "chunk_rows")
         path = os.fspath(path)
         if not os.path.isfile(path):
             raise FileNotFoundError(f"no packed-codes file at {path}")
@@ -661,7 +655,7 @@ def benchmark_backends(
     t0 = time.perf_counter()
     flat.add(db_codes, packed=packed)
     flat_build = time.perf_counter() - t0
-    _check_pos_int(k, "k")
+    check_positive_int(k, "k")
     flat.search(query_codes[:1], k, packed=packed)  # warm-up: first-call allocations are not search time
     t0 = time.perf_counter()
     exact_d, _ = flat.search(query_codes, k, packed=packed)

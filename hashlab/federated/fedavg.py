@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from hashlab.checks import check_positive_int
 from hashlab.codes import label_similarity
 from hashlab.config import seed_everything, torch_threads
 from hashlab.data import EmbeddingDataModule
@@ -94,9 +95,7 @@ class FederatedConfig:
 
     def __post_init__(self) -> None:
         for name in ("n_clients", "rounds", "local_epochs", "batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or int(value) != value or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            check_positive_int(getattr(self, name), name)
         if not (self.alpha > 0):
             raise ValueError(f"alpha must be > 0 (alpha = inf is IID), got {self.alpha}")
         lo, hi = self.scale_range

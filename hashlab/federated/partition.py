@@ -11,6 +11,8 @@ import math
 
 import numpy as np
 
+from hashlab.checks import check_positive_int
+
 __all__ = ["client_class_counts", "dirichlet_partition", "label_skew"]
 
 
@@ -41,9 +43,7 @@ def dirichlet_partition(
     (up to ``max_tries``) until every client holds at least ``min_size`` items; otherwise ``ValueError``.
     """
     labels = _check_labels(labels)
-    if isinstance(n_clients, bool) or int(n_clients) != n_clients or n_clients < 1:
-        raise ValueError(f"n_clients must be a positive integer, got {n_clients!r}")
-    n_clients = int(n_clients)
+    n_clients = check_positive_int(n_clients, "n_clients")
     if not (alpha > 0):  # also rejects NaN
         raise ValueError(f"alpha must be > 0 (alpha = inf is IID), got {alpha}")
     if min_size < 1:

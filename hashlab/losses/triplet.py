@@ -13,6 +13,8 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+from hashlab.checks import check_positive_int
+
 from .base import HashLoss, LossOutput, register_loss
 
 Mining = Literal["sampled", "all", "hard"]
@@ -124,8 +126,7 @@ def check_mining(mining: str, reduction: str, max_triplets: int = MAX_TRIPLETS) 
         raise ValueError(f"mining must be 'sampled', 'all' or 'hard', got {mining!r}")
     if reduction not in ("valid", "active"):
         raise ValueError(f"reduction must be 'valid' or 'active', got {reduction!r}")
-    if isinstance(max_triplets, bool) or not isinstance(max_triplets, int) or max_triplets < 1:
-        raise ValueError(f"max_triplets must be a positive integer, got {max_triplets!r}")
+    check_positive_int(max_triplets, "max_triplets")
 
 
 class TripletMiningMixin:
