@@ -137,29 +137,25 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
-def _check_save_path(path: str | None) -> None:
-    if path is None:
-        return
-    from pathlib import Path
+def _split_duplicates_line(config) -> str:
+    """One line on identical images shared between splits (or why they were not checked)."""
+    from hashlab.data import load_dataset, split_duplicates
 
-    target = Path(path).expanduser()
-    if target.is_dir():
-        raise ValueError(f"--save {path}: is a directory; give a file name")
-    parent = target.parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        raise ValueError(f"--save {path}: {parent} is a file, not a folder")
-    if not os.access(parent, os.W_OK):
-        raise ValueError(f"--save {path}: folder {parent} is not writable")
+    try:
+        bundle = load_dataset(config.dataset, size=config.size)
+    except (FileNotFoundError, OSError, ValueError) as err:
+        return f"split duplicates not checked: the images are not on disk ({type(err).__name__})"
+    return split_duplicates(bundle).summary()
 
 
 def _train(args: argparse.Namespace) -> int:
     import numpy as np
 
     from hashlab.experiment import run
+    from hashlab.files import check_output_file
 
-    _check_save_path(args.save)
+    if args.save is not None:
+        check_output_file(args.save, "--save")
     config = config_from_args(args)
     if args.margin is not None:
         config = config.replace(loss_kwargs={**config.loss_kwargs, "margin": args.margin})
@@ -172,6 +168,7 @@ def _train(args: argparse.Namespace) -> int:
     first = results[0]
     sizes = {split: len(codes) for split, codes in first.codes.items()}
     warnings_seen = list(dict.fromkeys(w for r in results for w in r.warnings))
+    duplicates = _split_duplicates_line(config)
     names = list(first.metrics)
     test = {k: [r.metrics[k] for r in results] for k in names}
     val = {k: [r.val_metrics.get(k, float("nan")) for r in results] for k in names}
@@ -190,6 +187,7 @@ def _train(args: argparse.Namespace) -> int:
                     if len(seeds) > 1
                     else first.train_seconds,
                     "warnings": warnings_seen,
+                    "split_duplicates": duplicates,
                 }
             )
         )
@@ -225,6 +223,7 @@ def _train(args: argparse.Namespace) -> int:
             print(f"{label:<18}{test[name][0]:>10.4f}{val[name][0]:>10.4f}")
     seconds = [r.train_seconds for r in results]
     print(f"{'train seconds':<18}{np.mean(seconds):>10.1f}")
+    print(duplicates)
     for line in warnings_seen:
         print(f"WARNING: {line}", file=sys.stderr)
     return 0
