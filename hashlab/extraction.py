@@ -280,7 +280,11 @@ def run_extraction(
 
 # ---------------------------------------------------------------------------------------------------- command line
 def _devices(text: str) -> int | str:
-    return text if text == "auto" else int(text)
+    import argparse
+
+    if text == "auto" or (text.isdigit() and int(text) > 0):
+        return text if text == "auto" else int(text)
+    raise argparse.ArgumentTypeError(f"must be a positive integer or 'auto', got {text!r}")
 
 
 def add_embed_arguments(parser: Any) -> None:

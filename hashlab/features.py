@@ -55,6 +55,7 @@ DINOV2_URL = "https://dl.fbaipublicfiles.com/dinov2/dinov2_vitb14/dinov2_vitb14_
 STD_FLOOR = 1e-6
 SHARD_VERSION = 1
 DEFAULT_PRECISION = "32-true"
+_PRECISION_ALIASES = {"32": "32-true", "64": "64-true", "16": "16-mixed", "bf16": "bf16-mixed"}
 
 
 class CacheRebuildWarning(UserWarning):
@@ -326,7 +327,8 @@ def placement(
         devices=devices if devices is not None else 1,
         num_nodes=num_nodes if num_nodes is not None else 1,
         strategy=strategy or "auto",
-        precision=precision or DEFAULT_PRECISION,
+        # Lightning's short names, spelled out: the precision is part of the cache and shard metadata
+        precision=_PRECISION_ALIASES.get(str(precision), precision or DEFAULT_PRECISION),
     )
     check_resources(config)
     return config, extra

@@ -389,6 +389,10 @@ def test_cache_from_another_precision_is_rebuilt():
     with warnings.catch_warnings():
         warnings.simplefilter("error", CacheRebuildWarning)
         get_embeddings("digits", progress=False)
+        # Lightning's short name "32" is "32-true": the same cache
+        assert get_embeddings("digits", progress=False, accelerator="cpu", precision="32").meta[
+            "precision"
+        ] == ("32-true")
 
 
 def test_cli_embed_one_process(capsys):
