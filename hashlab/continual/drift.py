@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial.distance import cdist, pdist
 
+from hashlab.checks import check_finite
+
 __all__ = ["DriftDetector", "MMDTest", "median_bandwidth", "mmd2_unbiased", "mmd_permutation_test"]
 
 
@@ -24,8 +26,7 @@ def _check(x: np.ndarray, name: str) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 2 or len(x) < 2:
         raise ValueError(f"{name} must be a 2-D array with at least 2 rows, got shape {x.shape}")
-    if not np.isfinite(x).all():
-        raise ValueError(f"{name} contains NaN or infinite values")
+    check_finite(x, name)
     return x
 
 

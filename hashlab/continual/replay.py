@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from hashlab.checks import check_positive_int
+
 __all__ = ["ClassBalancedReservoir", "check_buffer_size", "herding", "structure_aware_selection"]
 
 
 def check_buffer_size(capacity: int, n_available: int) -> int:
     """Raise ``ValueError`` unless ``0 <= capacity <= n_available``."""
-    if isinstance(capacity, bool) or int(capacity) != capacity or capacity < 0:
-        raise ValueError(f"replay buffer size must be a non-negative integer, got {capacity!r}")
+    capacity = check_positive_int(capacity, "replay buffer size", minimum=0)
     if capacity > n_available:
         raise ValueError(
             f"replay buffer of {int(capacity)} items is larger than the {n_available} past items available"
