@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from hashlab.checks import as_numpy, check_codes, check_label_pair
+from hashlab.checks import as_numpy, check_codes, check_label_pair, check_positive_int
 
 __all__ = ["as_numpy", "check_codes", "label_similarity", "pack_codes", "to_codes", "unpack_codes"]
 
@@ -46,8 +46,7 @@ def unpack_codes(packed: Any, bits: int) -> np.ndarray:
         raise ValueError(f"packed codes must be 2-D (N, bytes), got shape {arr.shape}")
     if arr.dtype != np.uint8:
         raise ValueError(f"packed codes must be np.uint8, got {arr.dtype}")
-    if bits <= 0:
-        raise ValueError(f"bits must be positive, got {bits}")
+    bits = check_positive_int(bits, "bits")
     nbytes = (bits + 7) // 8
     if arr.shape[1] != nbytes:
         raise ValueError(f"packed codes have {arr.shape[1]} bytes per row, {bits} bits need {nbytes}")

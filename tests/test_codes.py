@@ -69,6 +69,8 @@ def test_unpack_errors():
         unpack_codes(np.zeros((2, 2), np.uint8), 24)
     with pytest.raises(ValueError, match="uint8"):
         unpack_codes(np.zeros((2, 1), np.int64), 8)
+    with pytest.raises(ValueError, match="bits must be an integer >= 1, got 0"):
+        unpack_codes(np.zeros((2, 1), np.uint8), 0)
 
 
 # ------------------------------------------------------------------------------------------- label_similarity
