@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import shutil
 import warnings
 from collections.abc import Callable
@@ -209,11 +210,6 @@ class ShardWriter(BasePredictionWriter):
 
 
 # ---------------------------------------------------------------------------------------------------- the job
-def _rank() -> int:
-    dist = torch.distributed
-    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
-
-
 def barrier() -> None:
     """Wait for every rank when a process group is up (after a DDP job); a no-op in one process."""
     dist = torch.distributed
@@ -222,8 +218,17 @@ def barrier() -> None:
 
 
 def is_rank_zero() -> bool:
-    """True in the process that writes shared outputs (global rank 0, or the only process)."""
-    return _rank() == 0
+    """True in the process that writes shared outputs (global rank 0, or the only process).
+
+    Before a process group is up the launcher's environment tells: ``RANK`` (torchrun), ``SLURM_PROCID`` (srun),
+    ``LOCAL_RANK``/``NODE_RANK`` (processes Lightning started).
+    """
+    dist = torch.distributed
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank() == 0
+    return all(
+        os.environ.get(name, "0") == "0" for name in ("RANK", "SLURM_PROCID", "LOCAL_RANK", "NODE_RANK")
+    )
 
 
 def run_extraction(

@@ -404,3 +404,15 @@ def test_cli_embed_one_process(capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["splits"]["train"]["n"] == 1079 and out["splits"]["test"]["dim"] == 64
     assert Path(out["splits"]["val"]["path"]).exists()
+
+
+@pytest.mark.parametrize(
+    ("env", "zero"),
+    [({}, True), ({"RANK": "1"}, False), ({"SLURM_PROCID": "3"}, False), ({"NODE_RANK": "1"}, False)],
+)
+def test_rank_zero_from_the_launcher_environment(monkeypatch, env, zero):
+    for name in ("RANK", "SLURM_PROCID", "LOCAL_RANK", "NODE_RANK"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert hf_extraction.is_rank_zero() is zero  # only rank 0 writes the cache and removes the shards
