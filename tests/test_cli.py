@@ -72,7 +72,7 @@ def test_reproduce_fast_writes_all_tables_and_figures(tmp_path):
     for n in (3, 4, 5, 6):
         assert (out / f"table{n}.csv").is_file() and (out / f"table{n}.md").is_file()
     assert (out / "assumptions.json").is_file() and (out / "README.md").is_file()
-    cells = {p.stem.rsplit("_", 1)[0] for p in (out / "cells").glob("*.json")}
+    cells = {p.stem.rsplit("_", 2)[0] for p in (out / "cells").glob("*.json")}
     from hashlab.losses import THESIS_METHODS
 
     assert cells == set(THESIS_METHODS)

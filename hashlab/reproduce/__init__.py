@@ -8,8 +8,9 @@ majority vote, ties by database index) of the test queries against the training 
 (Tables 5 and 6, Figs. 20-29); the training wall-clock time of the triplet/centre methods (Fig. 30, for which the
 thesis gives no numbers).
 
-Each finished grid cell is one small JSON file (``cells/<method>_<bits>.json``, written atomically after its codes
-file) and is never recomputed while every setting that made it (code version and hardware included) is unchanged; an
+Each finished grid cell is one small JSON file (``cells/<method>_<bits>_seed<seed>.json``, written atomically after
+its codes file; ``--seeds`` adds seeds, ``--seed-bits`` limits the extra seeds to some code lengths, and tables show
+mean ± sd and n per method and code length) and is never recomputed while every setting that made it (code version and hardware included) is unchanged; an
 interrupted run restarts where it stopped. The output folder is locked against a second concurrent run, marked
 ``INCOMPLETE`` until the run finishes, and a rerun with other settings is refused (``SettingsChangedError``).
 
@@ -31,10 +32,12 @@ from hashlab.reproduce.cells import (
     compute_cell,
     embeddings_fingerprint,
     grid_frame,
+    grid_plan,
     load_cell,
     run_grid,
     settings_difference,
     stored_cell,
+    timing_cells,
     warm_up,
 )
 from hashlab.reproduce.cells import _remove_stale_temporaries as _remove_stale_temporaries
@@ -43,6 +46,7 @@ from hashlab.reproduce.cli import add_reproduce_arguments, run_reproduce
 from hashlab.reproduce.figures import (
     TIMED_METHODS,
     accuracy_vs_bits_figure,
+    first_seed_cells,
     method_confusion_figure,
     raw_confusion_figure,
     training_cost_figure,
@@ -55,6 +59,7 @@ from hashlab.reproduce.presets import (
     SWEEP_KS,
     THESIS_KNN_K,
     check_choices,
+    check_seeds,
     choose_setting,
     embeddings_available,
 )
@@ -65,18 +70,31 @@ from hashlab.reproduce.protocol import (
     protocol_differences,
     reproduce,
 )
-from hashlab.reproduce.provenance import assumptions
+from hashlab.reproduce.provenance import assumptions, extraction_preprocessing
 from hashlab.reproduce.tables import (
+    DIFFERENT_DATASET,
+    ONE_SEED,
     method_table_frame,
     ours_vs_thesis,
+    seed_spread,
     table3,
     table4,
     thesis_dataset_for,
     to_markdown,
+    training_time_table,
 )
 
 __all__ = [
     "CELL_FORMAT",
+    "DIFFERENT_DATASET",
+    "ONE_SEED",
+    "check_seeds",
+    "extraction_preprocessing",
+    "first_seed_cells",
+    "grid_plan",
+    "seed_spread",
+    "timing_cells",
+    "training_time_table",
     "INCOMPLETE",
     "RUN_RECORD",
     "SELECTION_METRIC",

@@ -1,13 +1,16 @@
-"""The resumable grid: one (method, bits) cell is trained by ``experiment.run``, evaluated, and stored as a small
-JSON file (``cells/<method>_<bits>.json``, the commit marker, written atomically after its codes file).
+"""The resumable grid: one (method, bits, seed) cell is trained by ``experiment.run``, evaluated, and stored as a
+small JSON file (``cells/<method>_<bits>_seed<seed>.json``, the commit marker, written atomically after its codes
+file). With several seeds (:func:`grid_plan`), the first seed runs at every code length and the others at the code
+lengths asked for (e.g. 3 seeds at 24 and 48 bits, 1 elsewhere), so a table can show mean ± sd over seeds.
 
 A stored cell is reused only while everything that determines it is unchanged: the training settings (epochs, batch
 size, lr, weight decay, head, seed), the loss's actual hyperparameters (defaults included, so a changed default
 recomputes), the evaluation settings (KNN k, mAP cut-off, validation database size), an embeddings fingerprint, the
 code version (a hash of hashlab's training and evaluation sources) and the hardware; otherwise it is recomputed and
 the reason (which settings differ) is reported. ``train_seconds`` times the training epochs alone (validation and
-checkpointing excluded), so Fig. 30 compares training cost; with the hardware and code in the settings, a reused
-cell's timing comes from the same code on the same machine."""
+checkpointing excluded), so Fig. 30 compares training cost; every cell records the ``run_id`` of the run that
+trained it, and timing summaries use the cells of one run only (:func:`timing_cells`), never mixing in reused cells
+of another run."""
 
 from __future__ import annotations
 
@@ -123,9 +126,15 @@ class CellResult:
     best_epoch: int = -1  # the epoch kept (best SELECTION_METRIC), 0-based
     fit_seconds: float = float("nan")  # the whole Lightning fit, validation included
     warnings: list[str] = field(default_factory=list)  # hashlab.diagnostics lines: then it is not a result
+    run_id: str = ""  # the run that trained it (reproduce: its start time; a resumed run keeps it)
     codes: np.ndarray | None = None  # test-query codes (int8 ±1), when loaded or just computed
     labels: np.ndarray | None = None  # test labels
     result: Any = None  # the ExperimentResult when computed in this process
+
+    @property
+    def seed(self) -> int:
+        """The training seed (from ``settings``)."""
+        return int(self.settings.get("seed", 0))
 
     def record(self) -> dict[str, Any]:
         """JSON-serialisable content of the cell file."""
@@ -148,6 +157,7 @@ class CellResult:
             "fit_seconds": float(self.fit_seconds),
             "timing": "training epochs only (validation and checkpointing excluded)",
             "warnings": list(self.warnings),
+            "run_id": self.run_id,
         }
 
 
@@ -257,8 +267,23 @@ def settings_difference(stored: dict[str, Any], wanted: dict[str, Any]) -> list[
     return out
 
 
-def _cell_stem(method: str, bits: int) -> str:
-    return f"{method}_{int(bits)}"
+def _cell_stem(method: str, bits: int, seed: int) -> str:
+    return f"{method}_{int(bits)}_seed{int(seed)}"
+
+
+def grid_plan(
+    methods: Sequence[str],
+    bits: Sequence[int],
+    seeds: Sequence[int] = (0,),
+    seed_bits: Sequence[int] | None = None,
+) -> list[tuple[str, int, int]]:
+    """The (method, bits, seed) cells of a grid, in run order: the first seed at every code length (so the one-seed
+    grid is complete first), then each further seed at the code lengths in ``seed_bits`` (default: all)."""
+    seeds = [int(s) for s in seeds]
+    extra_bits = [int(b) for b in bits if seed_bits is None or int(b) in {int(x) for x in seed_bits}]
+    plan = [(m, int(b), seeds[0]) for m in methods for b in bits]
+    plan += [(m, b, s) for s in seeds[1:] for m in methods for b in extra_bits]
+    return plan
 
 
 def load_cell(cells_dir: Path, method: str, bits: int, settings: dict[str, Any]) -> CellResult | None:
@@ -275,7 +300,8 @@ def stored_cell(
 ) -> tuple[CellResult | None, str | None]:
     """(cell, None) for a reusable stored cell; (None, reason) when a stored file is not reused; (None, None) when
     there is none."""
-    path = Path(cells_dir) / f"{_cell_stem(method, bits)}.json"
+    stem = _cell_stem(method, bits, settings.get("seed", 0))
+    path = Path(cells_dir) / f"{stem}.json"
     if not path.exists():
         return None, None
     try:
@@ -309,8 +335,9 @@ def stored_cell(
         best_epoch=int(rec.get("best_epoch", -1)),
         fit_seconds=float(rec.get("fit_seconds", float("nan"))),
         warnings=[str(w) for w in rec.get("warnings", [])],
+        run_id=str(rec.get("run_id", "")),
     )
-    codes_path = Path(cells_dir) / f"{_cell_stem(method, bits)}.codes.npz"
+    codes_path = Path(cells_dir) / f"{stem}.codes.npz"
     if codes_path.exists():
         try:
             with np.load(codes_path) as z:
@@ -324,7 +351,7 @@ def stored_cell(
 
 
 def _write_cell(cells_dir: Path, cell: CellResult) -> None:
-    stem = _cell_stem(cell.method, cell.bits)
+    stem = _cell_stem(cell.method, cell.bits, cell.seed)
     if cell.codes is not None:
         from hashlab.codes import pack_codes
 
@@ -371,8 +398,11 @@ def warm_up(embeddings: Any, seed: int = 0) -> None:
     _WARMED_UP = True
 
 
-def compute_cell(embeddings: Any, settings: dict[str, Any], progress: bool = False) -> CellResult:
-    """Train one (method, bits) head with ``experiment.run`` and evaluate it (test queries vs train database)."""
+def compute_cell(
+    embeddings: Any, settings: dict[str, Any], progress: bool = False, run_id: str = ""
+) -> CellResult:
+    """Train one (method, bits, seed) head with ``experiment.run`` and evaluate it (test queries vs train
+    database); ``run_id`` names the run that trains it."""
     from hashlab import experiment
     from hashlab.hardware import hardware_info
 
@@ -418,6 +448,7 @@ def compute_cell(embeddings: Any, settings: dict[str, Any], progress: bool = Fal
         best_epoch=int(result.best_epoch),
         fit_seconds=float(result.train_seconds),
         warnings=[str(w) for w in getattr(result, "warnings", [])],
+        run_id=run_id,
         codes=test_codes.astype(np.int8),
         labels=test_labels,
         result=result,
@@ -441,6 +472,8 @@ def run_grid(
     lr: float = FULL_SETTINGS["lr"],
     hidden: Sequence[int] = FULL_SETTINGS["hidden"],
     seed: int = 0,
+    seeds: Sequence[int] | None = None,
+    seed_bits: Sequence[int] | None = None,
     loss_kwargs: dict[str, dict[str, Any]] | None = None,
     knn_k: int = THESIS_KNN_K,
     map_k: int | None = 100,
@@ -451,22 +484,27 @@ def run_grid(
     bar: bool = False,
     log: Callable[[str], None] | None = None,
     on_cell: Callable[[CellResult, bool], None] | None = None,
-) -> dict[tuple[str, int], CellResult]:
-    """Train and evaluate every method x code length on ``embeddings`` (already subsampled if wanted).
+    run_id: str = "",
+) -> dict[tuple[Any, ...], CellResult]:
+    """Train and evaluate every method x code length (x seed) on ``embeddings`` (already subsampled if wanted).
+
+    One seed (``seed``; ``seeds=None``): returns ``{(method, bits): CellResult}`` in grid order. ``seeds``: the cells
+    of :func:`grid_plan` (``seed_bits``: the code lengths of the seeds after the first; default all), returned as
+    ``{(method, bits, seed): CellResult}``. ``run_id`` is stored in every cell trained here (see
+    :func:`timing_cells`).
 
     With ``cells_dir`` each finished cell is stored there and reused on the next call (same settings only; a stored
     cell that is not reused is reported through ``log``, or as a warning without it). ``cells_dir`` is locked for
     the call: a second process on the same folder is refused. ``loss_kwargs`` maps a method name to its loss
     hyperparameters. ``bar`` shows one progress bar over the grid (cells done, current cell, elapsed, estimate
     left); ``progress`` shows Lightning's per-epoch bars. ``on_cell(cell, reused)`` is called after each cell.
-    Returns ``{(method, bits): CellResult}`` in grid order.
     """
     from tqdm.auto import tqdm
 
     folder = Path(cells_dir) if cells_dir is not None else None
     lock = lock_folder(folder, "hashlab run using these cells") if folder is not None else _no_lock()
-    grid = [(m, int(b)) for m in methods for b in bits]
-    out: dict[tuple[str, int], CellResult] = {}
+    grid = grid_plan(methods, bits, [seed] if seeds is None else list(seeds), seed_bits)
+    out: dict[tuple[Any, ...], CellResult] = {}
     with lock:
         if folder is not None:
             remove_own_temporaries(folder)
@@ -479,8 +517,8 @@ def run_grid(
                     with tqdm.external_write_mode():
                         log(message)
 
-            for method, b in grid:
-                pbar.set_description(f"{method} {b} bits")
+            for method, b, s in grid:
+                pbar.set_description(f"{method} {b} bits" + ("" if seeds is None else f" seed {s}"))
                 settings = cell_settings(
                     embeddings,
                     method,
@@ -489,7 +527,7 @@ def run_grid(
                     batch_size=batch_size,
                     lr=lr,
                     hidden=hidden,
-                    seed=seed,
+                    seed=s,
                     loss_kwargs=(loss_kwargs or {}).get(method),
                     knn_k=knn_k,
                     map_k=map_k,
@@ -504,11 +542,11 @@ def run_grid(
                     report(reason)
                 reused = cell is not None
                 if cell is None:
-                    warm_up(embeddings, seed)
-                    cell = compute_cell(embeddings, settings, progress=progress)
+                    warm_up(embeddings, s)
+                    cell = compute_cell(embeddings, settings, progress=progress, run_id=run_id)
                     if folder is not None:
                         _write_cell(folder, cell)
-                out[(method, b)] = cell
+                out[(method, b) if seeds is None else (method, b, s)] = cell
                 pbar.update(1)
                 if on_cell is not None:
                     with tqdm.external_write_mode():
@@ -521,20 +559,31 @@ def _no_lock() -> Any:
     yield None
 
 
-def grid_frame(cells: dict[tuple[str, int], CellResult]) -> pd.DataFrame:
-    """Long frame of a grid: method, label (thesis spelling), family table, bits, test metrics, val metrics, time."""
+def grid_frame(cells: dict[tuple[Any, ...], CellResult]) -> pd.DataFrame:
+    """Long frame of a grid, one row per cell: method, label (thesis spelling), family table, bits, seed, test
+    metrics, val metrics, training time, chosen epoch and the run that trained it."""
     rows = []
-    for (method, b), cell in cells.items():
+    for cell in cells.values():
         row = {
-            "method": method,
-            "label": thesis.method_label(method),
-            "table": thesis.method_table(method),
-            "bits": b,
+            "method": cell.method,
+            "label": thesis.method_label(cell.method),
+            "table": thesis.method_table(cell.method),
+            "bits": int(cell.bits),
+            "seed": cell.seed,
         }
         row.update({k: v for k, v in cell.metrics.items()})
         row.update({f"val_{k}": v for k, v in cell.val_metrics.items() if not str(k).startswith("val_")})
         row.update({k: v for k, v in cell.val_metrics.items() if str(k).startswith("val_")})
         row["train_seconds"] = cell.train_seconds
         row["best_epoch"] = cell.best_epoch
+        row["run_id"] = cell.run_id
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def timing_cells(cells: dict[tuple[Any, ...], CellResult]) -> dict[tuple[Any, ...], CellResult]:
+    """The cells whose training times may be compared: those of one run, the most recent one (the current run's
+    when it trained any; an interrupted run that resumed counts as one run). Reused cells of an earlier run are
+    left out, so one machine state and one code version time every cell shown (Fig. 30, the timing tables)."""
+    latest = max((c.run_id for c in cells.values()), default="")
+    return {k: c for k, c in cells.items() if c.run_id == latest}

@@ -8,7 +8,7 @@ import os
 from hashlab.config import figures_dir
 from hashlab.files import check_output_dir
 from hashlab.reproduce.presets import FAST_SETTINGS, FULL_BITS, THESIS_KNN_K
-from hashlab.reproduce.protocol import reproduce
+from hashlab.reproduce.protocol import _duration, reproduce
 
 
 def add_reproduce_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -27,7 +27,21 @@ def add_reproduce_arguments(parser: argparse.ArgumentParser) -> argparse.Argumen
         "--bits", nargs="+", type=int, default=None, help="code lengths (default: 12 24 36 48)"
     )
     parser.add_argument("--fast", action="store_true", help="CI-sized run: digits + pixels, few epochs")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=None, help="training seed (default 0); see --seeds")
+    parser.add_argument(
+        "--seeds",
+        nargs="+",
+        type=int,
+        default=None,
+        help="several training seeds: tables show mean ± sd and n, figures error bars (default: --seed)",
+    )
+    parser.add_argument(
+        "--seed-bits",
+        nargs="+",
+        type=int,
+        default=None,
+        help="code lengths at which the seeds after the first run (default: every --bits)",
+    )
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--lr", type=float, default=None)
@@ -64,6 +78,9 @@ def run_reproduce(args: argparse.Namespace) -> int:
         check_output_dir(os.environ["HASHLAB_DATA_DIR"], "HASHLAB_DATA_DIR")
     if args.out:
         check_output_dir(args.out, "--out")
+    seeds = getattr(args, "seeds", None)
+    if seeds is not None and args.seed is not None:
+        raise ValueError("--seed and --seeds: give one of them (--seeds 0 1 2 includes the first seed)")
     fast = bool(args.fast)
     dataset = args.dataset or (FAST_SETTINGS["dataset"] if fast else "pathmnist")
     backbone = args.backbone or (FAST_SETTINGS["backbone"] if fast else "vit_b_16")
@@ -76,7 +93,9 @@ def run_reproduce(args: argparse.Namespace) -> int:
         methods=args.methods,
         bits=bits,
         fast=fast,
-        seed=args.seed,
+        seed=0 if args.seed is None else args.seed,
+        seeds=seeds,
+        seed_bits=getattr(args, "seed_bits", None),
         epochs=args.epochs,
         batch_size=args.batch_size,
         lr=args.lr,
@@ -93,6 +112,7 @@ def run_reproduce(args: argparse.Namespace) -> int:
     )
     print(
         f"wrote Tables 3-6, {len(result['figures'])} figures and assumptions to {result['out_dir']} "
-        f"({result['computed']} cells computed, {result['reused']} reused, {result['seconds']:.1f} s)"
+        f"({result['computed']} cells computed, {result['reused']} reused); "
+        f"total wall time {_duration(result['seconds'])}"
     )
     return 0

@@ -1,4 +1,8 @@
-"""Figs. 17-30 analogues (and two extra plots) drawn from the grid, saved as PNGs named after the thesis figure."""
+"""Figs. 17-30 analogues (and two extra plots) drawn from the grid, saved as PNGs named after the thesis figure.
+
+With several seeds per (method, bits) the metric-vs-bits figures draw the mean with ±1 sd error bars (ddof = 1);
+confusion matrices and Hamming histograms show the first seed's cell. Fig. 30 times the cells of one run only
+(``cells.timing_cells``)."""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from hashlab import thesis
-from hashlab.reproduce.cells import CellResult, grid_frame
+from hashlab.reproduce.cells import CellResult, grid_frame, timing_cells
 from hashlab.reproduce.presets import THESIS_KNN_K
 from hashlab.reproduce.tables import thesis_dataset_for
 
@@ -45,8 +49,16 @@ def raw_confusion_figure(
     return viz.plot_confusion_matrix(confusion, class_names, title=title, save=save)
 
 
+def first_seed_cells(cells: dict[tuple[Any, ...], CellResult]) -> dict[tuple[str, int], CellResult]:
+    """``{(method, bits): cell}`` with the first seed's cell of each (method, bits) (grid order)."""
+    out: dict[tuple[str, int], CellResult] = {}
+    for cell in cells.values():
+        out.setdefault((cell.method, int(cell.bits)), cell)
+    return out
+
+
 def accuracy_vs_bits_figure(
-    cells: dict[tuple[str, int], CellResult],
+    cells: dict[tuple[Any, ...], CellResult],
     table: int,
     dataset: str,
     backbone: str,
@@ -54,8 +66,8 @@ def accuracy_vs_bits_figure(
     save: Any = None,
 ) -> Any:
     """Figs. 20/21 (pairwise, ``table=5``) or 26/27 (triplet, ``table=6``) analogue: Hamming KNN accuracy (%) vs
-    bits, one line per method, raw-embedding KNN as a horizontal line, the thesis's values dashed when the dataset
-    is one of the thesis's."""
+    bits, one line per method (mean over seeds, ±1 sd error bars where n > 1), raw-embedding KNN as a horizontal
+    line, the thesis's values dashed when the dataset is one of the thesis's."""
     from hashlab import viz
 
     family, numbers = _FAMILIES[table]
@@ -97,16 +109,18 @@ def method_confusion_figure(cell: CellResult, dataset: str, backbone: str, save:
 
 
 def training_cost_figure(
-    cells: dict[tuple[str, int], CellResult], dataset: str, backbone: str, hardware: str, save: Any = None
+    cells: dict[tuple[Any, ...], CellResult], dataset: str, backbone: str, hardware: str, save: Any = None
 ) -> Any:
-    """Fig. 30 analogue: training wall-clock seconds vs bits for DNNH, DSH-GAN and TCL (the thesis gives no numbers)."""
+    """Fig. 30 analogue: training wall-clock seconds (training epochs alone) vs bits for DNNH, DSH-GAN and TCL,
+    mean over seeds with ±1 sd error bars, from the cells trained in one run only (``timing_cells``: reused cells
+    of an earlier run are left out). The thesis gives no numbers."""
     from hashlab import viz
 
-    frame = grid_frame(cells)
+    frame = grid_frame(timing_cells(cells))
     short = "; ".join(p for p in hardware.split("; ") if p.startswith(("CPU", "CUDA")) or "cores" in p)
     timed = frame[frame["method"].isin(TIMED_METHODS)]
     if timed.empty:
-        raise ValueError(f"none of the timed methods {list(TIMED_METHODS)} is in the grid")
+        raise ValueError(f"none of the timed methods {list(TIMED_METHODS)} was trained in this run")
     return viz.plot_metric_vs_bits(
         timed.assign(method=timed["label"]),
         metric="train_seconds",
@@ -120,7 +134,7 @@ def write_figures(
     out: Path,
     dataset: str,
     backbone: str,
-    cells: dict[tuple[str, int], CellResult],
+    cells: dict[tuple[Any, ...], CellResult],
     raw_confusion: np.ndarray,
     class_names: Sequence[str],
     raw_acc: float,
@@ -163,16 +177,17 @@ def write_figures(
                 f"fig{num}_accuracy_vs_bits_{family}_{dataset}.png",
                 lambda p, t=table: accuracy_vs_bits_figure(cells, t, dataset, backbone, raw_acc, save=p),
             )
-    top = max(b for (_, b) in cells) if cells else None
+    first = first_seed_cells(cells)
+    top = max(b for (_, b) in first) if first else None
     for info in thesis.thesis_figures():
-        cell = cells.get((info["method"], top)) if info["kind"] == "confusion" else None
+        cell = first.get((info["method"], top)) if info["kind"] == "confusion" else None
         if cell is not None:
             keep(
                 f"fig{info['number']}",
                 f"fig{info['number']}_confusion_{cell.method}_{top}bits_{dataset}.png",
                 lambda p, c=cell: method_confusion_figure(c, dataset, backbone, save=p),
             )
-    if frame["method"].isin(TIMED_METHODS).any():
+    if grid_frame(timing_cells(cells))["method"].isin(TIMED_METHODS).any():
         keep(
             "fig30",
             f"fig30_training_cost_{dataset}.png",
@@ -189,7 +204,7 @@ def write_figures(
                 save=p,
             ),
         )
-    for (method, b), cell in cells.items():
+    for (method, b), cell in first.items():
         if b == top and cell.codes is not None:
             keep(
                 f"extra_hamming_{method}",

@@ -52,11 +52,15 @@ def _thesis_methods() -> list[str]:
     return list(THESIS_METHODS)
 
 
-def check_choices(dataset: str, backbone: str, methods: Sequence[str], bits: Sequence[int]) -> None:
-    """Raise ``ValueError`` naming the valid choices for an unknown dataset, backbone or method, or bad bits."""
-    datasets = _available_datasets()
-    if dataset not in datasets:
-        raise ValueError(f"unknown dataset {dataset!r}; choose one of {datasets}")
+def check_choices(dataset: str, backbone: str, methods: Sequence[str], bits: Sequence[int]) -> str:
+    """Raise ``ValueError`` naming the valid choices for an unknown dataset, backbone or method, or bad bits;
+    return the dataset's canonical name (``hashlab.data.canonical_dataset_name``: ``"DIGITS"`` is ``digits``)."""
+    from hashlab.data import UnknownDatasetError, canonical_dataset_name
+
+    try:
+        dataset = canonical_dataset_name(dataset)
+    except UnknownDatasetError:
+        raise ValueError(f"unknown dataset {dataset!r}; choose one of {_available_datasets()}") from None
     backbones = _available_backbones()
     if backbone not in backbones:
         raise ValueError(f"unknown backbone {backbone!r}; choose one of {backbones}")
@@ -70,27 +74,37 @@ def check_choices(dataset: str, backbone: str, methods: Sequence[str], bits: Seq
         raise ValueError("no methods given")
     if not bits or any(not isinstance(b, int | np.integer) or int(b) < 1 for b in bits):
         raise ValueError(f"bits must be positive integers, got {list(bits)}")
+    return dataset
+
+
+def check_seeds(seeds: Sequence[int], seed_bits: Sequence[int] | None, bits: Sequence[int]) -> None:
+    """Raise ``ValueError`` (naming ``--seeds`` / ``--seed-bits``) for no, negative or repeated seeds, or extra-seed
+    code lengths that are not in the grid's ``bits``."""
+    seeds = list(seeds)
+    if not seeds or any(not isinstance(s, int | np.integer) or int(s) < 0 for s in seeds):
+        raise ValueError(f"--seeds must be integers >= 0, got {seeds}")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"--seeds has repeated seeds: {seeds}")
+    if seed_bits is not None:
+        outside = [int(b) for b in seed_bits if int(b) not in {int(x) for x in bits}]
+        if outside or not list(seed_bits):
+            raise ValueError(
+                f"--seed-bits {list(seed_bits)}: each must be one of the grid's --bits {[int(b) for b in bits]}"
+            )
 
 
 def embeddings_available(dataset: str, backbone: str, size: int = 28) -> bool:
     """True when ``get_embeddings(dataset, backbone, size)`` can answer without network or hours of CPU work:
-    every split's cache file exists, or (pixel features) the dataset's images are on disk."""
-    from hashlab.data import native_size
+    every split's cache file exists, or (pixel features) the dataset's images are on disk
+    (``hashlab.data.available_offline``)."""
+    from hashlab.data import available_offline, canonical_dataset_name, native_size
     from hashlab.features import cache_path
 
+    dataset = canonical_dataset_name(dataset)
     size = native_size(dataset, size)
     if all(cache_path(dataset, backbone, size, "default", s).exists() for s in ("train", "val", "test")):
         return True
-    if backbone != "pixels":
-        return False
-    if dataset == "digits":
-        return True
-    from hashlab.config import data_dir
-
-    name = f"{dataset}.npz" if size == 28 else f"{dataset}_{size}.npz"
-    return (data_dir() / "medmnist" / name).exists() or (
-        data_dir() / "cifar10" / "cifar-10-batches-py"
-    ).is_dir()
+    return backbone == "pixels" and available_offline(dataset, size)
 
 
 def choose_setting(

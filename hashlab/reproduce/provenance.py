@@ -60,17 +60,34 @@ def _versions() -> dict[str, str]:
     return out
 
 
+def extraction_preprocessing(backbone: str) -> str:
+    """How images became the features a run hashes (``hashlab.features``)."""
+    from hashlab.features import IMAGENET_MEAN, IMAGENET_STD, NET_INPUT
+
+    if backbone == "pixels":
+        return (
+            "flattened pixels scaled to [0, 1], standardised per feature with the training split's mean and std "
+            "(std below 1e-6 counts as 1); no resize"
+        )
+    return (
+        f"resize (bilinear, antialiased) straight to {NET_INPUT}x{NET_INPUT}, no crop; grey images repeated to 3 "
+        f"channels; ImageNet normalisation mean {list(IMAGENET_MEAN)}, std {list(IMAGENET_STD)}; frozen network, "
+        "one forward pass per image, no augmentation"
+    )
+
+
 def assumptions(
     dataset: str,
     backbone: str,
     embeddings: Any,
     settings: dict[str, Any],
-    cells: dict[tuple[str, int], CellResult],
+    cells: dict[tuple[Any, ...], CellResult],
     hardware: str,
 ) -> dict[str, Any]:
-    """Every choice the thesis leaves open, as made by this run."""
+    """Every choice the thesis leaves open, as made by this run (cells keyed ``<method>_<bits>_seed<seed>``)."""
     model_config = next((c.model_config for c in cells.values() if c.model_config), {})
-    per_cell = {f"{m}_{b}": c for (m, b), c in cells.items()}
+    per_cell = {f"{c.method}_{c.bits}_seed{c.seed}": c for c in cells.values()}
+    seeds = list(settings.get("seeds") or [settings["seed"]])
     val_db = settings.get("val_db_size")
     return _jsonable(
         {
@@ -80,6 +97,7 @@ def assumptions(
                     k: v for k, v in (embeddings.meta or {}).items() if not isinstance(v, np.ndarray)
                 },
                 "embedding_dim": int(embeddings.train.features.shape[1]),
+                "preprocessing": extraction_preprocessing(backbone),
                 "thesis_says": "'ViT-B/16 image encoder' and, in §3.1, DINOv2 (which has no /16 variant); checkpoint, "
                 "resolution, pooling and normalisation are not stated",
                 "frozen": True,
@@ -128,6 +146,13 @@ def assumptions(
             "loss_hparams": {k: c.settings.get("loss_hparams") for k, c in per_cell.items()},
             "epochs": settings["epochs"],
             "seed": settings["seed"],
+            "seeds": {
+                "seeds": seeds,
+                "seed_bits": settings.get("seed_bits"),
+                "rule": "the first seed trains every (method, bits) cell, the others only the code lengths in "
+                "seed_bits (all when null); a seed sets the head's initialisation and the batch order; the "
+                "subsample (if any) is drawn once with the first seed; tables: mean, sample sd (ddof = 1), n",
+            },
             "loss_kwargs": settings.get("loss_kwargs")
             or "none given: library defaults of hashlab.losses (actual values in loss_hparams)",
             "map_k": settings["map_k"],
@@ -135,9 +160,10 @@ def assumptions(
             "'continuation' hparam (default 'authors': beta = (1 + 0.005 t)^0.5 over optimizer steps t, "
             "recomputed every 200 steps; hashlab.losses.hashnet.CONTINUATIONS)",
             "fig30_timing": "train_seconds: wall clock of the training epochs alone (validation passes and "
-            "checkpointing excluded; the whole fit is fit_seconds in each cell file), one run per cell, after one "
-            "untimed warm-up fit per process; a reused cell was computed with the same code version on the same "
-            "hardware; the thesis gives no numbers, no dataset and no hardware for Fig. 30",
+            "checkpointing excluded; the whole fit is fit_seconds in each cell file), after one untimed warm-up fit "
+            "per process; Fig. 30 and the timing tables average over seeds the cells trained in one run only (the "
+            "most recent run_id; a resumed run keeps its run_id), never reused cells of an earlier run; the thesis "
+            "gives no numbers, no dataset and no hardware for Fig. 30",
             "hardware": hardware,
             "versions": _versions(),
             "code": {"version": code_version(), **git_commit()},

@@ -1,5 +1,6 @@
 """Tables 3-6: our numbers beside the thesis's values, with the deltas that are comparable, as frames, CSV and
-markdown."""
+markdown. With several seeds a (method, bits) row shows the mean, the sample standard deviation (ddof = 1) and n;
+the thesis value sits beside the mean with the delta and whether it lies within 2 sd of it."""
 
 from __future__ import annotations
 
@@ -11,8 +12,59 @@ import pandas as pd
 
 from hashlab import thesis
 from hashlab.files import atomic_write
-from hashlab.reproduce.cells import CellResult
+from hashlab.reproduce.cells import CellResult, grid_frame, timing_cells
 from hashlab.reproduce.presets import THESIS_KNN_K
+
+DIFFERENT_DATASET = "n/a — different dataset"
+ONE_SEED = "n/a — one seed"
+NO_THESIS_VALUE = "n/a — no thesis value"
+
+
+def seed_spread(cells: dict[tuple[Any, ...], CellResult]) -> pd.DataFrame:
+    """Per (method, bits): ``n`` (seeds), mean and sample sd (ddof = 1; NaN for one seed) of every test metric
+    (``knn_acc``, ``map``, ``map@k`` ...), and ``train_seconds`` (mean) with ``n_timed`` over the cells of
+    :func:`~hashlab.reproduce.cells.timing_cells` only (NaN when none of them was trained in that run)."""
+    frame = grid_frame(cells)
+    if frame.empty:
+        return pd.DataFrame(columns=["method", "bits", "n"])
+    metrics = [c for c in frame.columns if c in ("knn_acc", "map") or str(c).startswith("map@")]
+    grouped = frame.groupby(["method", "bits"], sort=False)
+    out = grouped.size().rename("n").to_frame()
+    for metric in metrics:
+        out[f"{metric}_mean"] = grouped[metric].mean()
+        out[f"{metric}_sd"] = grouped[metric].std(ddof=1)
+    timed = grid_frame(timing_cells(cells))
+    timed_groups = timed.groupby(["method", "bits"], sort=False)["train_seconds"]
+    out["train_seconds"] = timed_groups.mean()
+    out["n_timed"] = timed_groups.size()
+    out["n_timed"] = out["n_timed"].fillna(0).astype(int)
+    return out.reset_index()
+
+
+def training_time_table(cells: dict[tuple[Any, ...], CellResult]) -> pd.DataFrame:
+    """Training seconds per cell (training epochs alone), mean over seeds, per method (rows) and bits (columns),
+    with the mean over all timed cells of the method: cells of one run only (see ``seed_spread``)."""
+    timed = grid_frame(timing_cells(cells))
+    if timed.empty:
+        return pd.DataFrame()
+    wide = timed.pivot_table(
+        index="label", columns="bits", values="train_seconds", aggfunc="mean", sort=False
+    )
+    wide.columns = [f"{b} bits (s)" for b in wide.columns]
+    wide["mean per cell (s)"] = timed.groupby("label", sort=False)["train_seconds"].mean()
+    wide["cells timed"] = timed.groupby("label", sort=False).size()
+    wide.index.name = "method"
+    return wide.reset_index()
+
+
+def _within_two_sd(mean: float, sd: float, n: int, thesis_value: float, comparable: bool) -> str:
+    if not comparable:
+        return DIFFERENT_DATASET
+    if not np.isfinite(thesis_value):
+        return NO_THESIS_VALUE
+    if n < 2 or not np.isfinite(sd):
+        return ONE_SEED
+    return "yes" if abs(mean - thesis_value) <= 2 * sd else "no"
 
 
 def thesis_dataset_for(dataset: str) -> str | None:
@@ -73,45 +125,60 @@ def table4(baseline: pd.DataFrame, dataset: str, backbone: str, k: int = THESIS_
 
 def method_table_frame(
     table: int,
-    cells: dict[tuple[str, int], CellResult],
+    cells: dict[tuple[Any, ...], CellResult],
     dataset: str,
     raw_acc: float,
     reference: str | None = None,
 ) -> pd.DataFrame:
-    """Table 5 (pairwise) or 6 (triplet / centre): per method and bits, thesis (%) beside ours (%), with deltas.
+    """Table 5 (pairwise) or 6 (triplet / centre): per method and bits, the thesis (%) beside our mean (%) over
+    seeds, its sd (pp, ddof = 1) and n, the delta and whether the thesis value lies within 2 sd of our mean.
 
-    ``reference``: the thesis dataset whose column is shown (default: ``dataset`` if the thesis has it, else
-    PathMNIST). ``delta vs thesis`` is only filled when the datasets agree; ``thesis - thesis raw`` and ``ours - ours
-    raw`` (hashed minus raw-embedding KNN, in points) are comparable across datasets.
+    ``cells`` may hold one or several seeds per (method, bits) (``run_grid`` with ``seeds``). ``reference``: the
+    thesis dataset whose column is shown (default: ``dataset`` if the thesis has it, else PathMNIST). ``delta vs
+    thesis`` and ``thesis within 2 sd`` read "n/a — different dataset" when the datasets differ (never NaN), and
+    the latter "n/a — one seed" for n = 1; ``thesis - thesis raw`` and ``ours - ours raw`` (hashed minus
+    raw-embedding KNN, in points) are comparable across datasets. ``train s``: mean training seconds over the
+    cells of one run (``seed_spread``).
     """
     same = thesis_dataset_for(dataset)
     ref = reference or same or "pathmnist"
+    comparable = same == ref
     thesis_raw = thesis.thesis_value(4, "raw_knn", ref)
+    spread = seed_spread({k: c for k, c in cells.items() if thesis.method_table(c.method) == table})
     rows = []
-    for (method, b), cell in cells.items():
-        if thesis.method_table(method) != table:
-            continue
+    for rec in spread.to_dict("records"):
+        method, b = rec["method"], int(rec["bits"])
         try:
             t = thesis.thesis_value(table, method, ref, b)
         except KeyError:
             t = float("nan")
-        ours = 100.0 * float(cell.metrics["knn_acc"])
+        mean, sd = 100.0 * float(rec["knn_acc_mean"]), 100.0 * float(rec["knn_acc_sd"])
+        delta: Any = (mean - t if np.isfinite(t) else NO_THESIS_VALUE) if comparable else DIFFERENT_DATASET
         rows.append(
             {
                 "method": thesis.method_label(method),
-                "bits": int(b),
+                "bits": b,
+                "n": int(rec["n"]),
                 f"thesis {ref} (%)": t,
-                "ours (%)": ours,
-                "delta vs thesis (pp)": ours - t if same == ref else float("nan"),
+                "ours (%)": mean,
+                "ours sd (pp)": sd,
+                "delta vs thesis (pp)": delta,
+                "thesis within 2 sd": _within_two_sd(mean, sd, int(rec["n"]), t, comparable),
                 "thesis - thesis raw (pp)": t - thesis_raw,
-                "ours - ours raw (pp)": ours - 100.0 * raw_acc,
-                "ours mAP": cell.metrics.get("map", float("nan")),
-                **{f"ours {k}": v for k, v in cell.metrics.items() if str(k).startswith("map@")},
-                "train s": cell.train_seconds,
+                "ours - ours raw (pp)": mean - 100.0 * raw_acc,
+                "ours mAP": rec.get("map_mean", float("nan")),
+                "ours mAP sd": rec.get("map_sd", float("nan")),
+                **{
+                    f"ours {k[: -len('_mean')]}": v
+                    for k, v in rec.items()
+                    if str(k).startswith("map@") and str(k).endswith("_mean")
+                },
+                "train s": rec["train_seconds"],
             }
         )
-    columns = ["method", "bits", f"thesis {ref} (%)", "ours (%)", "delta vs thesis (pp)"]
-    columns += ["thesis - thesis raw (pp)", "ours - ours raw (pp)", "ours mAP", "train s"]
+    columns = ["method", "bits", "n", f"thesis {ref} (%)", "ours (%)", "ours sd (pp)", "delta vs thesis (pp)"]
+    columns += ["thesis within 2 sd", "thesis - thesis raw (pp)", "ours - ours raw (pp)", "ours mAP"]
+    columns += ["ours mAP sd", "train s"]
     return pd.DataFrame(rows) if rows else pd.DataFrame(columns=columns)
 
 
@@ -140,18 +207,20 @@ def _write_table(
     return {"csv": str(csv_path), "md": str(md_path)}
 
 
-def ours_vs_thesis(table: int, cells: dict[tuple[str, int], CellResult], dataset: str) -> pd.DataFrame:
-    """Table 5 or 6 side by side (``hashlab.viz.thesis_vs_ours_table`` layout): thesis (%) / ours (%) / delta per
-    bit length we ran, methods as rows. For a non-thesis dataset the thesis column is PathMNIST's, for reference
-    only, and the deltas are left empty."""
+def ours_vs_thesis(table: int, cells: dict[tuple[Any, ...], CellResult], dataset: str) -> pd.DataFrame:
+    """Table 5 or 6 side by side (``hashlab.viz.thesis_vs_ours_table`` layout): thesis (%) / ours (%, mean over
+    seeds) / delta per bit length we ran, methods as rows. For a non-thesis dataset the thesis column is
+    PathMNIST's, for reference only, and the deltas are left empty."""
     from hashlab import viz
 
     ref = thesis_dataset_for(dataset) or "pathmnist"
     wide = thesis.thesis_wide(table, ref)
     ours = pd.DataFrame(
-        [{"method": m, "bits": b, "acc": 100 * c.metrics["knn_acc"]} for (m, b), c in cells.items()]
+        [{"method": c.method, "bits": int(c.bits), "acc": 100 * c.metrics["knn_acc"]} for c in cells.values()]
     )
-    ours = ours[ours["method"].isin(wide.index)].pivot(index="method", columns="bits", values="acc")
+    ours = ours[ours["method"].isin(wide.index)].pivot_table(
+        index="method", columns="bits", values="acc", aggfunc="mean"
+    )
     wide = wide.loc[[m for m in wide.index if m in ours.index]]
     columns = sorted(ours.columns)  # the code lengths we ran
     side = viz.thesis_vs_ours_table(

@@ -65,7 +65,8 @@ def plot_metric_vs_bits(
     """Metric against code length, one line per method (the thesis's Figs. 20, 21, 26, 27).
 
     ``results``: long table with columns ``method``, ``bits`` and ``metric`` (DataFrame or list of dicts), or a
-    mapping ``{method: {bits: value}}``. ``baseline`` draws a horizontal line (raw-embedding KNN). ``thesis``, in the
+    mapping ``{method: {bits: value}}``. Several rows per (method, bits) (seeds, repeats) are drawn as their mean with
+    ±1 sample sd (ddof = 1) error bars; a single row as a plain point. ``baseline`` draws a horizontal line (raw-embedding KNN). ``thesis``, in the
     same formats, adds the published values as dashed lines in the same colour per method: on the same panel, or
     (``thesis_panel=True``, for results on another dataset, which are not comparable point by point) on a panel of
     their own named ``thesis_label``. ``percent`` multiplies our values by 100 (thesis tables are in %); give
@@ -82,9 +83,21 @@ def plot_metric_vs_bits(
     fig = new_figure((10.4 if two else 6.8, 4.0))
     axes = fig.subplots(1, 2 if two else 1, squeeze=False, sharey=two)[0]
     ax = axes[0]
+    spread = frame.groupby(["method", "bits"], sort=False)["value"].agg(["mean", "std", "size"]).reset_index()
     for method in dict.fromkeys(frame["method"]):
-        sub = frame[frame["method"] == method].sort_values("bits")
-        ax.plot(sub["bits"], sub["value"], marker="o", color=colors[method], label=method)
+        sub = spread[spread["method"] == method].sort_values("bits")
+        if (sub["size"] > 1).any():
+            ax.errorbar(
+                sub["bits"],
+                sub["mean"],
+                yerr=sub["std"].fillna(0.0),
+                marker="o",
+                capsize=3,
+                color=colors[method],
+                label=f"{method} (mean ± sd)",
+            )
+        else:
+            ax.plot(sub["bits"], sub["mean"], marker="o", color=colors[method], label=method)
     if ref is not None:
         target = axes[1] if two else ax
         for method in dict.fromkeys(ref["method"]):
