@@ -160,7 +160,9 @@ fed[NON_IID].history.round(3).tail(5)
 # Write your answer down, then run the folded solution cell below.
 
 # %% tags=["solution"] jupyter={"source_hidden": true}
-# Every round each client downloads and uploads the head: 2 * C * |w| values per round. The images never move.
+# Every round each client downloads and uploads the head: 2 * C * |w| values per round. The images never move,
+# but on data this small the head is bigger than a client's data: federated training keeps the images local, it
+# does not save traffic.
 run_ = fed[NON_IID]
 per_round = 2 * N_CLIENTS
 head_size = run_.params_sent // (per_round * ROUNDS)
@@ -208,8 +210,8 @@ FederatedWidget(emb, CONFIG.replace(rounds=min(ROUNDS, 10)), alpha=0.3)
 # Write your answer down, then run the folded solution cell below.
 
 # %% tags=["solution"] jupyter={"source_hidden": true}
-# Small α puts almost all of a class on one client: clients hold one or two classes and the skew approaches its
-# maximum; α = ∞ is the IID split (skew near 0).
+# Small α deals almost all of each class to one client, so every client holds only a few of the ten classes and the
+# skew grows towards its maximum; α = ∞ is the IID split (skew near 0).
 tiny = dirichlet_partition(labels, N_CLIENTS, 0.01, seed=SEED)
 held = (client_class_counts(labels, tiny, len(names)) > 0).sum(axis=1)
 print(

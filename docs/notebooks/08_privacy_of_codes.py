@@ -90,7 +90,14 @@ pd.DataFrame([dict(epochs=e, **r.summary()) for e in EPOCHS for r in results[e].
 # %%
 attacks = {e: attack_sweep(results[e], seed=SEED, **DECODER) for e in EPOCHS}
 frame = pd.concat([attack_frame(a).assign(epochs=e) for e, a in attacks.items()], ignore_index=True)
-frame.set_index(["epochs", "attack"]).round(3)
+# one row per attacked input, one column per training length (the full frame feeds the figure below)
+inputs = [
+    a if pd.isna(b) else f"{a}, {int(b)} bits" for a, b in zip(frame["attack"], frame["bits"], strict=True)
+]
+compact = frame.assign(input=inputs).pivot_table(
+    index="input", columns="epochs", values=["reid", "label_acc", "cosine"], sort=False
+)
+compact.round(3).astype(object).fillna("n/a")  # the class-mean reference predicts no label
 
 # %%
 viz.plot_leakage(frame, title=f"Inversion attack on {METHOD} codes, {DATASET}/{BACKBONE}, test split")
@@ -144,7 +151,7 @@ for e in EPOCHS:
 
 # %% tags=["solution"] jupyter={"source_hidden": true}
 # Random codes carry no information about the image, so a classifier trained on them guesses: about 1/10.
-random_acc = {b: attacks[min(EPOCHS)][("random", b)].label_acc for b in BITS}
+random_acc = {b: attacks[min(EPOCHS)][("random codes", b)].label_accuracy for b in BITS}
 print({f"{b} bits": round(acc, 3) for b, acc in random_acc.items()}, "| guessing: 0.1")
 
 # %% [markdown]
