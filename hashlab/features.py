@@ -364,6 +364,7 @@ def extract(
     strategy: str | None = None,
     precision: str | None = None,
     num_workers: int = 0,
+    network: nn.Module | None = None,
 ) -> FeatureSplit:
     """Features of one split of a dataset (a loaded ``DatasetBundle`` or a name, then loaded at ``size``).
 
@@ -372,7 +373,8 @@ def extract(
     ``strategy`` (``"ddp"`` …) and ``precision`` (``"32-true"``, ``"bf16-mixed"``, ``"16-mixed"`` on GPUs …) are
     Lightning's; ``device`` is the older single-device form. Every rank saves shards of about ``shard_size`` rows
     in ``work_dir`` (default ``data_dir()/embeddings/.partial/<key>``), so an interrupted extraction resumes; the
-    shards are removed once the split is complete. Rows come back in dataset order on every rank.
+    shards are removed once the split is complete. Rows come back in dataset order on every rank. ``network``:
+    the already loaded backbone network (``get_embeddings`` loads it once for all splits).
     """
     _check_backbone(backbone)
     if split not in SPLITS:
@@ -391,10 +393,10 @@ def extract(
         mean, std = pixel_stats(bundle.train.images)
         if where is None:
             return FeatureSplit(_pixels(part.images, mean, std), part.labels)
-        network: nn.Module = PixelFeatures(mean, std)
+        network = PixelFeatures(mean, std)
         preprocess = _identity
     else:
-        network = _load_backbone(backbone, weights)
+        network = network if network is not None else _load_backbone(backbone, weights)
         preprocess = _net_input
     from hashlab.extraction import run_extraction
 
@@ -497,13 +499,14 @@ def get_embeddings(
     strategy: str | None = None,
     precision: str | None = None,
     num_workers: int = 0,
+    shard_size: int = 2048,
 ) -> EmbeddingSet:
     """Train-or-load the features of every split of ``dataset`` under ``backbone`` (see the module docstring).
 
     ``size`` is the image size the features come from (MedMNIST 28 or MedMNIST+ 64/128/224; digits and cifar10
     use their native size). ``rebuild=True`` ignores existing cache files. ``accelerator``, ``devices``,
     ``num_nodes``, ``strategy``, ``precision`` place the extraction (see :func:`extract`); under DDP every rank
-    returns the same set and rank 0 writes the cache.
+    returns the same set and rank 0 writes the cache. ``shard_size``: rows per resumable shard and rank.
     """
     _check_backbone(backbone)
     tag = _weights_tag(backbone, weights)
@@ -514,6 +517,7 @@ def get_embeddings(
     dataset = canonical_dataset_name(dataset)  # one spelling ("DIGITS" is "digits"): one cache
     size = native_size(dataset, size)
     bundle: DatasetBundle | None = None
+    network: nn.Module | None = None  # a deep backbone is loaded once, for the first split that needs it
     splits: dict[str, FeatureSplit] = {}
     meta_out: dict[str, Any] = {}
     for split in SPLITS:
@@ -536,6 +540,8 @@ def get_embeddings(
             if backbone == "pixels":
                 mean, std = pixel_stats(bundle.train.images)
                 arrays.update(mean=mean, std=std)
+            elif network is None:
+                network = _load_backbone(backbone, weights)
             fs = extract(
                 bundle,
                 backbone,
@@ -550,6 +556,8 @@ def get_embeddings(
                 precision=precision,
                 device=device,
                 num_workers=num_workers,
+                network=network,
+                shard_size=shard_size,
             )
             arrays["features"] = fs.features
             meta = dict(

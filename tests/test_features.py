@@ -416,3 +416,38 @@ def test_rank_zero_from_the_launcher_environment(monkeypatch, env, zero):
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     assert hf_extraction.is_rank_zero() is zero  # only rank 0 writes the cache and removes the shards
+
+
+def test_shards_of_other_images_are_refused(monkeypatch, tmp_path):
+    work = tmp_path / "partial"
+    kwargs = {"batch_size": 2, "shard_size": 2, "progress": False, "weights": None, "work_dir": work, **CPU}
+    nets = [_TinyNet(fail_after=2), _TinyNet()]
+    monkeypatch.setattr(hf, "_load_backbone", lambda backbone, weights: nets.pop(0))
+    old, new = _tiny_bundle(n=6, size=6, channels=3), _tiny_bundle(n=6, size=6, channels=3)
+    new.test.images[0, 0, 0, 0] ^= 1  # one pixel differs: another data fingerprint
+    with pytest.raises(_Interrupted):
+        extract(old, "vit_b_16", "test", **kwargs)
+    fresh = nets[0]
+    with pytest.warns(hf_extraction.ShardRefusedWarning, match="another job"):
+        out = extract(new, "vit_b_16", "test", **kwargs).features
+    assert fresh.calls == 3
+    np.testing.assert_array_equal(out, _loop_reference(_TinyNet(), new.test.images, 2))
+
+
+def test_interrupted_get_embeddings_leaves_no_cache_and_resumes(monkeypatch):
+    bundle = _tiny_bundle(n=6, size=6, channels=3)
+    monkeypatch.setattr(hf, "load_dataset", lambda name, root, size: bundle)  # "digits" with tiny images
+    monkeypatch.setattr(hf, "native_size", lambda name, size: 6)
+    nets = [_TinyNet(fail_after=5), _TinyNet()]
+    monkeypatch.setattr(hf, "_load_backbone", lambda backbone, weights: nets.pop(0))
+    kwargs = {"weights": None, "batch_size": 2, "shard_size": 2, "progress": False, **CPU}
+    with pytest.raises(_Interrupted):  # train (3 batches) done, val interrupted after 2 batches
+        get_embeddings("digits", "vit_b_16", **kwargs)
+    assert cache_path("digits", "vit_b_16", 6, None, "train").exists()
+    assert not cache_path("digits", "vit_b_16", 6, None, "val").exists()  # no partial cache file
+    resumed = nets[0]
+    emb = get_embeddings("digits", "vit_b_16", **kwargs)
+    assert (
+        resumed.calls == 1 + 3
+    )  # the last val batch, then test: train came from the cache, val's shard from disk
+    np.testing.assert_array_equal(emb.val.features, _loop_reference(_TinyNet(), bundle.val.images, 2))
