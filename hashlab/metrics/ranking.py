@@ -132,8 +132,19 @@ def hamming_ranking(query_codes: Any, db_codes: Any, k: int | None = None) -> tu
 def topk_relevance(ql: np.ndarray, dl: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Relevance (Nq, k) of the ranked database items ``ids`` (Nq, k) and each query's total relevant count (Nq,).
 
-    Relevance is :func:`hashlab.codes.label_similarity`, computed over query chunks.
+    Relevance is :func:`hashlab.codes.label_similarity`. Single-label data needs only the k ranked pairs (paired
+    comparison) and class counts for the totals; multi-hot data needs the full (chunk, N) similarity for the totals.
     """
+    if ql.ndim == 1:
+        k = ids.shape[1]
+        hits = np.empty(ids.shape, dtype=bool)
+        step = chunk_rows(k)  # the repeated query labels and gathered database labels of a chunk
+        for s in range(0, len(ql), step):
+            sl = slice(s, s + step)
+            hits[sl] = label_similarity(np.repeat(ql[sl], k), dl[ids[sl].ravel()], paired=True).reshape(-1, k)
+        classes, counts = np.unique(dl, return_counts=True)
+        pos = np.clip(np.searchsorted(classes, ql), 0, len(classes) - 1)
+        return hits, np.where(classes[pos] == ql, counts[pos], 0)
     hits = np.empty(ids.shape, dtype=bool)
     total = np.empty(len(ql), dtype=np.int64)
     step = chunk_rows(len(dl), per_item_bytes=5)
