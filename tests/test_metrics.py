@@ -204,9 +204,15 @@ def test_chunking_does_not_change_results(monkeypatch):
     q, db, ql, dl = data(6, nq=33, bits=5)
     full = M.retrieval_report(q, db, ql, dl, k_map=20)
     avg = M.mean_average_precision(q, db, ql, dl, ties="average", k=20)
+    top = [M.mean_average_precision(q, db, ql, dl, k=20), M.precision_at_k(q, db, ql, dl, k=20)]
+    qm, dbm, qlm, dlm = data(6, nq=33, bits=5, multilabel=True)
+    top_m = M.mean_average_precision(qm, dbm, qlm, dlm, k=20)
     monkeypatch.setattr(ranking, "CHUNK_BYTES", 1)  # one query per chunk
     assert M.retrieval_report(q, db, ql, dl, k_map=20) == pytest.approx(full)
     assert M.mean_average_precision(q, db, ql, dl, ties="average", k=20) == pytest.approx(avg)
+    assert [M.mean_average_precision(q, db, ql, dl, k=20), M.precision_at_k(q, db, ql, dl, k=20)] == top
+    assert M.mean_average_precision(qm, dbm, qlm, dlm, k=20) == top_m
+    assert top[0] == pytest.approx(ref_map(q, db, ql, dl, k=20))
 
 
 @pytest.mark.parametrize("multilabel", [False, True])
