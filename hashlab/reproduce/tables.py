@@ -136,7 +136,8 @@ def method_table_frame(
     ``cells`` may hold one or several seeds per (method, bits) (``run_grid`` with ``seeds``). ``reference``: the
     thesis dataset whose column is shown (default: ``dataset`` if the thesis has it, else PathMNIST). ``delta vs
     thesis`` and ``thesis within 2 sd`` read "n/a — different dataset" when the datasets differ (never NaN), and
-    the latter "n/a — one seed" for n = 1; ``thesis - thesis raw`` and ``ours - ours raw`` (hashed minus
+    the latter "n/a — one seed" for n = 1. With one seed everywhere the table is as without seeds: the sd columns
+    and ``thesis within 2 sd`` are left out (n = 1 is shown). ``thesis - thesis raw`` and ``ours - ours raw`` (hashed minus
     raw-embedding KNN, in points) are comparable across datasets. ``train s``: mean training seconds over the
     cells of one run (``seed_spread``).
     """
@@ -179,7 +180,10 @@ def method_table_frame(
     columns = ["method", "bits", "n", f"thesis {ref} (%)", "ours (%)", "ours sd (pp)", "delta vs thesis (pp)"]
     columns += ["thesis within 2 sd", "thesis - thesis raw (pp)", "ours - ours raw (pp)", "ours mAP"]
     columns += ["ours mAP sd", "train s"]
-    return pd.DataFrame(rows) if rows else pd.DataFrame(columns=columns)
+    frame = pd.DataFrame(rows) if rows else pd.DataFrame(columns=columns)
+    if rows and (frame["n"] == 1).all():  # one seed: no spread to show
+        frame = frame.drop(columns=["ours sd (pp)", "thesis within 2 sd", "ours mAP sd"])
+    return frame
 
 
 def to_markdown(frame: pd.DataFrame, digits: int = 2) -> str:
