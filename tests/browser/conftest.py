@@ -207,3 +207,81 @@ def assert_no_error_output(page) -> None:
     """No cell shows an error (traceback) output."""
     errors = active_notebook(page).locator('[data-mime-type="application/vnd.jupyter.error"]')
     assert errors.count() == 0, errors.first.inner_text()
+
+
+# ------------------------------------------------------------------------- small notebooks for one widget
+def write_check_notebook(server: LabServer, name: str, cells: list[str]) -> str:
+    """Write a notebook of code ``cells`` into the server's scratch root; returns its path for ``lab_url``.
+
+    A widget test runs only what its widget needs (data, one small model), not a whole notebook's training grid.
+    The last cell should print a marker the test waits for.
+    """
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    nb = new_notebook(
+        cells=[new_code_cell(src) for src in cells],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+    )
+    path = server.root / "checks" / f"{name}.ipynb"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+    return f"checks/{name}.ipynb"
+
+
+def accept_dialog(page, name: str) -> None:
+    """Accept a JupyterLab dialog if one is open (screenshot kept as ``name``)."""
+    dialog = page.locator(".jp-Dialog")
+    if dialog.count():
+        screenshot(page, name)
+        dialog.locator(".jp-Dialog-button.jp-mod-accept").first.click()
+        dialog.first.wait_for(state="detached", timeout=10_000)
+
+
+def open_and_run(
+    page, server: LabServer, path: str, marker: str, timeout_ms: int = RUN_ALL_TIMEOUT_MS
+) -> None:
+    """Open ``path`` in JupyterLab, Run All Cells, wait for ``marker`` in the output and an idle kernel."""
+    page.goto(server.lab_url(path))
+    page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for(timeout=120_000)
+    wait_kernel_idle(page)
+    # a kernel can report idle before it takes requests: Run All then leaves every cell unrun ("[ ]"); retry
+    # (or JupyterLab asks for a kernel in a dialog first: accept its default, python3)
+    prompt = active_notebook(page).locator(".jp-InputArea-prompt").first
+    for attempt in range(3):
+        accept_dialog(page, f"dialog_before_run_{attempt}")
+        run_all_cells(page)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and prompt.inner_text().strip() in ("[ ]:", ""):
+            accept_dialog(page, f"dialog_after_run_{attempt}")
+            time.sleep(0.5)
+        if prompt.inner_text().strip() not in ("[ ]:", ""):
+            break
+    # the marker in an output, not in the cell sources (which name it too)
+    outputs = active_notebook(page).locator(".jp-OutputArea-output")
+    outputs.filter(has_text=marker).first.wait_for(timeout=timeout_ms)
+    wait_kernel_idle(page)
+    assert_no_error_output(page)
+
+
+BUSY_WATCH_JS = """root => {
+  window.__hashlabBusy = {stale: false, disabled: false};
+  const check = () => {
+    if (root.querySelector('.hashlab-stale')) window.__hashlabBusy.stale = true;
+    if (root.querySelector('button:disabled, .mod-disabled, input:disabled')) window.__hashlabBusy.disabled = true;
+  };
+  new MutationObserver(check).observe(root, {subtree: true, childList: true, attributes: true,
+                                               attributeFilter: ['class', 'disabled']});
+}"""
+
+
+def watch_busy(widget) -> None:
+    """Record (in the page) whether the widget ever shows its busy state: greyed output, disabled controls.
+
+    A MutationObserver sees the state even when a fast run shows it for less than one frame.
+    """
+    widget.evaluate(BUSY_WATCH_JS)
+
+
+def busy_seen(page) -> dict[str, bool]:
+    return page.evaluate("() => window.__hashlabBusy")
