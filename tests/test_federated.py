@@ -21,8 +21,8 @@ from hashlab.federated import (
     run_fedavg,
     run_local_only,
 )
-from hashlab.widgets import FederatedWidget
 from hashlab.module import HashingModule
+from hashlab.widgets import FederatedWidget
 
 LABELS = np.repeat(np.arange(10), 60)
 
