@@ -163,6 +163,10 @@ def _train(args: argparse.Namespace) -> int:
     results = []
     for seed in seeds:
         results.append(run(config.replace(seed=seed), progress=not args.no_progress))
+    from hashlab.extraction import is_rank_zero
+
+    if not is_rank_zero():  # under DDP every rank ran the same evaluation; one prints and saves
+        return 0
     if args.save:
         results[0].model.save(args.save)
     first = results[0]

@@ -74,6 +74,9 @@ def quiet_lightning() -> Iterator[None]:
             warnings.filterwarnings("ignore", message=".*LeafSpec.*")
             warnings.filterwarnings("ignore", message=".*does not have many workers.*")
             warnings.filterwarnings("ignore", message=".*isinstance.*treespec.*")
+            # under DDP: val_map is synced by torchmetrics and the gathered pair loss is equal on every rank
+            warnings.filterwarnings("ignore", message=".*sync_dist=True.*")
+            warnings.filterwarnings("ignore", message=".*all_gather.*deprecated.*")
             yield
     finally:
         for lg, level in zip(loggers, levels, strict=True):
@@ -165,8 +168,16 @@ def fit(
     history = History()
     loss = getattr(model, "loss", None)
     own = list(loss.callbacks()) if hasattr(loss, "callbacks") else []
+    # The best checkpoint is written by rank 0 and read by every rank: across nodes it must lie on a shared folder
+    # (the data folder, as on a cluster), on one node a private temporary folder will do.
+    shared = None
+    if training.num_nodes > 1:
+        from hashlab.config import data_dir
+
+        shared = data_dir() / "checkpoints"
+        shared.mkdir(parents=True, exist_ok=True)
     with (
-        tempfile.TemporaryDirectory(prefix="hashlab-ckpt-") as ckpt_dir,
+        tempfile.TemporaryDirectory(prefix="hashlab-ckpt-", dir=shared) as ckpt_dir,
         quiet_lightning(),
         torch_threads(training.threads),
     ):
