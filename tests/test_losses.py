@@ -350,32 +350,45 @@ def test_sampled_triplets_are_valid_seeded_and_bounded():
 
     y = torch.arange(40) % 4
     sim = (y[:, None] == y[None, :]).float()
-    a, p, n = sample_triplets(sim, torch.Generator().manual_seed(3))
-    # every ordered (anchor, positive) pair exactly once, each with a negative of another class
-    assert a.numel() == 40 * 9
-    assert {(int(i), int(j)) for i, j in zip(a, p, strict=True)} == {
-        (i, j) for i in range(40) for j in range(40) if i != j and y[i] == y[j]
-    }
-    assert bool((y[a] != y[n]).all())
-    again = sample_triplets(sim, torch.Generator().manual_seed(3))
+    # 40 anchors x 9 positives x 30 negatives = 10,800 valid triplets: a uniform sample of max_triplets of them
+    a, p, n = sample_triplets(sim, torch.Generator().manual_seed(3), max_triplets=4096)
+    assert a.numel() == 4096
+    assert bool(((y[a] == y[p]) & (a != p) & (y[a] != y[n])).all())
+    again = sample_triplets(sim, torch.Generator().manual_seed(3), max_triplets=4096)
     assert all(torch.equal(u, v) for u, v in zip((a, p, n), again, strict=True))
-    other = sample_triplets(sim, torch.Generator().manual_seed(4))
+    other = sample_triplets(sim, torch.Generator().manual_seed(4), max_triplets=4096)
     assert not torch.equal(n, other[2])
-    # negatives are spread over the 30 candidates of each anchor, not always the first one
-    assert len({int(k) for k in n[a == 0]}) > 3
-    a, p, n = sample_triplets(sim, torch.Generator().manual_seed(3), max_triplets=50)
-    assert a.numel() == 50 and bool((y[a] == y[p]).all() & (a != p).all() & (y[a] != y[n]).all())
+    # few enough valid triplets: all of them, each once (batch-all)
+    a, p, n = sample_triplets(sim, torch.Generator().manual_seed(3), max_triplets=10_800)
+    assert len({(int(i), int(j), int(k)) for i, j, k in zip(a, p, n, strict=True)}) == 10_800
+
+
+def test_sampled_triplets_are_uniform_over_valid_triplets():
+    from hashlab.losses.triplet import sample_triplets
+
+    # imbalanced classes (30 vs 10): batch-all has 30*29*10 = 8,700 triplets with a class-0 anchor and
+    # 10*9*30 = 2,700 with a class-1 anchor; a uniform sample keeps that ratio (8700 / 11400 = 0.763)
+    y = torch.tensor([0] * 30 + [1] * 10)
+    sim = (y[:, None] == y[None, :]).float()
+    a, p, n = sample_triplets(sim, torch.Generator().manual_seed(0), max_triplets=20_000 // 2)
+    share = (y[a] == 0).float().mean().item()
+    assert abs(share - 8700 / 11400) < 0.015  # binomial sd at 10,000 draws is 0.004
+    # and each anchor's negatives are drawn evenly (10 negatives of every class-0 anchor)
+    counts = torch.bincount(n[y[a] == 0], minlength=40)[30:].float()
+    assert counts.min() > 0.85 * counts.mean() and counts.max() < 1.15 * counts.mean()
 
 
 @pytest.mark.parametrize("name", ["triplet", "dnnh"])
 def test_sampled_mining_is_the_default_and_matches_its_triplets(name):
     from hashlab.losses.triplet import sample_triplets
 
-    loss = get_loss(name, 3, 3)
-    assert loss.mining == "sampled" and loss.seed == 0 and loss.max_triplets == 4096
+    default = get_loss(name, 3, 3)
+    assert default.mining == "sampled" and default.seed == 0 and default.max_triplets == 4096
+    loss = get_loss(name, 3, 3, max_triplets=5)  # this batch has 26 valid triplets: 5 are drawn
     y = torch.tensor([0, 0, 1, 2, 1, 0])
     h = torch.tanh(torch.randn(6, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0)))
-    a, p, n = sample_triplets(HashLoss.similarity(y), torch.Generator().manual_seed(0))
+    a, p, n = sample_triplets(HashLoss.similarity(y), torch.Generator().manual_seed(0), max_triplets=5)
+    assert a.numel() == 5
     r = h if name == "triplet" else 0.5 * (h + 1)
     d = ((r[:, None] - r[None]) ** 2).sum(-1)
     m = loss.margin

@@ -6,9 +6,9 @@ Conventions (see ``docs/architecture.md``):
 * ``labels`` is ``(B,)`` int64 (single-label) or ``(B, C)`` multi-hot; ``s_ij = 1`` iff the two samples share at
   least one class.
 * Pairwise losses use **all pairs** ``i != j`` of the batch and average over them. Triplet losses (DNNH, the plain
-  triplet) sample a bounded, seeded set of triplets per batch by default (``mining="sampled"``: every
-  (anchor, positive) pair with one random negative), since batch-all triplets grow as ``B^3``; ``mining="all"``
-  and ``"hard"`` are options. DSH-GAN and TCL form their own triplets (one synthetic pair per sample; centres).
+  triplet) draw a bounded, seeded sample of the batch's valid triplets by default (``mining="sampled"``: at most
+  ``max_triplets``, uniformly, an unbiased estimate of the batch-all mean), since batch-all triplets grow as
+  ``B^3``; ``mining="all"`` and ``"hard"`` are options. DSH-GAN and TCL form their own triplets (one synthetic pair per sample; centres).
 * A loss owns what its method needs beyond a gradient step: :meth:`HashLoss.callbacks` returns the Lightning
   callbacks that belong to the method (HashNet's continuation of ``beta``); a loss with ``needs_input_dim = True``
   gets the head's input size through :meth:`HashLoss.bind_input_dim` before training (DSH-GAN's generator).

@@ -39,9 +39,9 @@ class DNNHLoss(TripletMiningMixin, HashLoss):
         \qquad s = \tfrac12 (h + 1) \in [0, 1]^L,\ m = 1 \text{ (paper and thesis)}.
 
     Triplets: the paper trains on triplets of images (query, similar, dissimilar) drawn from the training set and
-    gives no mining rule. hashlab forms them per batch (``mining="sampled"``, default): every (anchor ``i``,
-    positive ``j``) pair of the batch with one negative ``k`` drawn uniformly at random, from a generator seeded
-    by ``seed``, at most ``max_triplets`` (4096) per batch, mean over them. Batch-all (``mining="all"``, every
+    gives no mining rule. hashlab forms them per batch (``mining="sampled"``, default): ``max_triplets`` (4096)
+    of the batch's valid triplets drawn uniformly at random (all of them when there are fewer), from a generator
+    seeded by ``seed``, mean over them: an unbiased estimate of the batch-all mean. Batch-all (``mining="all"``, every
     valid triplet, ``O(B^3)``: 25x the cost of the pairwise methods at B = 128) and batch-hard (``"hard"``) are
     options; ``reduction="active"`` averages over triplets with a positive hinge.
 

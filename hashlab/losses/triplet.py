@@ -1,9 +1,9 @@
 """Plain triplet ranking loss on relaxed codes, and the triplet formation shared by the triplet losses.
 
-Triplets are formed inside each batch: ``mining="sampled"`` (default) takes every (anchor, positive) pair with one
-negative drawn uniformly at random (seeded, at most ``max_triplets`` triplets per batch; cost ``O(B^2)``),
-``"all"`` every valid triplet (batch-all, ``O(B^3)``), ``"hard"`` each anchor's farthest positive and nearest
-negative (Hermans et al. 2017).
+Triplets are formed inside each batch: ``mining="sampled"`` (default) draws ``max_triplets`` of the batch's
+valid triplets uniformly at random (seeded; all of them when there are fewer; cost ``O(B^2 + max_triplets)``),
+``"all"`` takes every valid triplet (batch-all, ``O(B^3)``), ``"hard"`` each anchor's farthest positive and
+nearest negative (Hermans et al. 2017).
 """
 
 from __future__ import annotations
@@ -27,35 +27,39 @@ MAX_TRIPLETS = 4096
 def sample_triplets(
     sim: Tensor, generator: torch.Generator, max_triplets: int = MAX_TRIPLETS
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """Indices ``(a, p, n)`` of sampled triplets: each (anchor, positive) pair once, with a random negative.
+    """Indices ``(a, p, n)`` of the batch's triplets: all of them, or ``max_triplets`` drawn uniformly.
 
-    ``sim`` is the (B, B) 0/1 label similarity. Every ordered pair ``a != p`` with ``s_ap = 1`` whose anchor has
-    a negative gets one negative ``n`` (``s_an = 0``) drawn uniformly; when there are more than ``max_triplets``
-    such pairs, ``max_triplets`` of them are drawn uniformly without replacement. All draws use ``generator`` (on
-    the CPU), so a seeded generator gives the same triplets for the same batches. Returns index tensors on
-    ``sim``'s device (empty when the batch has no valid triplet).
+    ``sim`` is the (B, B) 0/1 label similarity; a valid triplet has ``a != p``, ``s_ap = 1`` and ``s_an = 0``.
+    When the batch has at most ``max_triplets`` valid triplets they are all returned (batch-all, in index
+    order). Otherwise ``max_triplets`` triplets are drawn uniformly at random, with replacement, from the valid
+    ones: an (anchor, positive) pair with probability proportional to its anchor's number of negatives, then one
+    of those negatives uniformly. The mean hinge over them is then an unbiased estimate of the batch-all mean at
+    ``O(B^2 + max_triplets)`` cost instead of ``O(B^3)``. All draws use ``generator`` (on the CPU), so a seeded
+    generator gives the same triplets for the same batches. Returns index tensors on ``sim``'s device (empty
+    when the batch has no valid triplet).
     """
-    if max_triplets < 1:
-        raise ValueError(f"max_triplets must be >= 1, got {max_triplets}")
+    check_positive_int(max_triplets, "max_triplets")
     s = sim.detach().to("cpu") > 0
     n = s.shape[0]
-    pos = s & ~torch.eye(n, dtype=torch.bool)
     neg = ~s
-    has_neg = neg.any(1)
-    pairs = (pos & has_neg[:, None]).nonzero()
+    n_neg = neg.sum(1)
+    pairs = (s & ~torch.eye(n, dtype=torch.bool) & (n_neg > 0)[:, None]).nonzero()
     empty = torch.zeros(0, dtype=torch.long, device=sim.device)
     if pairs.shape[0] == 0:
         return empty, empty, empty
-    if pairs.shape[0] > max_triplets:
-        keep = torch.randperm(pairs.shape[0], generator=generator)[:max_triplets]
-        pairs = pairs[keep.sort().values]
-    a, p = pairs[:, 0], pairs[:, 1]
-    # uniform negative per pair: rank a uniform draw among the anchor's negatives
-    counts = neg.sum(1)
-    r = (torch.rand(a.shape[0], generator=generator) * counts[a]).long().clamp(max=n - 1)
-    # each row of ``order``: the anchor's negatives first, in index order
-    order = torch.argsort((~neg).to(torch.int8), dim=1, stable=True)
-    nidx = order[a, r]
+    weights = n_neg[pairs[:, 0]]
+    if int(weights.sum()) <= max_triplets:
+        # few enough: every valid triplet, as batch-all
+        pair_idx, nidx = neg[pairs[:, 0]].nonzero(as_tuple=True)
+        a, p = pairs[pair_idx, 0], pairs[pair_idx, 1]
+    else:
+        pick = torch.multinomial(weights.double(), max_triplets, replacement=True, generator=generator)
+        a, p = pairs[pick, 0], pairs[pick, 1]
+        # a uniform negative of each anchor: the r-th of its negatives, r uniform in [0, n_neg(a))
+        r = (torch.rand(max_triplets, generator=generator, dtype=torch.float64) * n_neg[a]).long()
+        r = torch.minimum(r, n_neg[a] - 1)
+        order = torch.argsort((~neg).to(torch.int8), dim=1, stable=True)  # each row: its negatives first
+        nidx = order[a, r]
     return a.to(sim.device), p.to(sim.device), nidx.to(sim.device)
 
 
@@ -170,8 +174,8 @@ class TripletLoss(TripletMiningMixin, HashLoss):
     .. math::
         L = \operatorname{mean}_{(a,p,n)} \big[m + \|h_a - h_p\|_2^2 - \|h_a - h_n\|_2^2\big]_+
 
-    over the triplets of the batch: by default every (anchor, positive) pair with one random negative (seeded,
-    bounded by ``max_triplets``; FaceNet also takes all anchor-positive pairs, with semi-hard negatives from large
+    over the triplets of the batch: by default ``max_triplets`` of its valid triplets drawn uniformly (seeded; all
+    of them when there are fewer; FaceNet takes all anchor-positive pairs with semi-hard negatives from large
     batches), or batch-all (``mining="all"``) or batch-hard (``"hard"``); mean over the formed triplets
     (``reduction="active"``: over those with a positive hinge). ``h = tanh(z)``. Units: squared distances of
     relaxed ±1 codes, where one differing bit costs 4; the default ``margin = bits`` asks the negative to be at
