@@ -124,8 +124,9 @@ def training_cost_figure(
     return viz.plot_metric_vs_bits(
         timed.assign(method=timed["label"]),
         metric="train_seconds",
-        ylabel="training wall-clock time (s)",
-        title=f"Fig. 30 analogue (the thesis gives no numbers): training cost, {dataset} / {backbone}\n{short}",
+        ylabel="training epochs wall-clock time (s)",
+        title=f"Fig. 30 analogue (the thesis gives no numbers): training cost, {dataset} / {backbone}\n"
+        f"{short}; {len(timed)} cells trained in one run",
         save=save,
     )
 
