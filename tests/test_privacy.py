@@ -67,8 +67,10 @@ def test_storage_bits():
     assert privacy.storage_bits(64, 12) == 12
     assert privacy.storage_bits(64, float_bits=64) == 64 * 64
     for bad in (0, -3, 2.5, True):
-        with pytest.raises(ValueError, match="positive integer"):
+        with pytest.raises(ValueError, match=r"bits must be an integer >= 1"):
             privacy.storage_bits(64, bad)
+    with pytest.raises(ValueError, match=r"float_bits must be an integer >= 1"):
+        privacy.storage_bits(64, float_bits=0)
 
 
 def test_majority_accuracy_matches_counting():

@@ -8,25 +8,27 @@ proportions. Small α gives each client few classes; ``α = inf`` deals a seeded
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
-from hashlab.checks import check_positive_int
+from hashlab.checks import as_numpy, check_labels, check_positive_int
 
 __all__ = ["client_class_counts", "dirichlet_partition", "label_skew"]
 
 
-def _check_labels(labels: np.ndarray) -> np.ndarray:
-    labels = np.asarray(labels)
-    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(
-            f"labels must be a 1-D integer array (single-label data), got {labels.dtype} {labels.shape}"
-        )
-    if len(labels) == 0:
+def _check_labels(labels: Any) -> np.ndarray:
+    """``labels`` as non-empty (N,) non-negative ``int64`` class ids (:func:`hashlab.checks.check_labels`); a
+    Dirichlet label skew needs one class per item, so multi-hot labels are refused."""
+    arr = as_numpy(labels)
+    if arr.ndim != 1:
+        raise ValueError(f"labels must be 1-D integer class ids (single-label data), got shape {arr.shape}")
+    if len(arr) == 0:
         raise ValueError("labels are empty: nothing to partition")
-    if labels.min() < 0:
+    arr = check_labels(arr, len(arr))
+    if arr.min() < 0:
         raise ValueError("labels must be non-negative class indices")
-    return labels.astype(np.int64)
+    return arr
 
 
 def dirichlet_partition(

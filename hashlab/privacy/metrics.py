@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from hashlab.checks import as_numpy, check_features, check_labels
+from hashlab.checks import as_numpy, check_features, check_labels, check_positive_int
 
 __all__ = [
     "FLOAT_BITS",
@@ -75,10 +75,8 @@ def reidentification_rate(reconstructions: Any, truth: Any) -> float:
 
 def storage_bits(dim: int, bits: int | None = None, float_bits: int = FLOAT_BITS) -> int:
     """Bits stored per item: ``bits`` for a code, else ``dim x float_bits`` for the raw float features."""
-    for name, value in (("dim", dim), ("float_bits", float_bits), ("bits", bits)):
-        if value is not None and (isinstance(value, bool) or int(value) != value or value <= 0):
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(bits) if bits is not None else int(dim) * int(float_bits)
+    dim, float_bits = check_positive_int(dim, "dim"), check_positive_int(float_bits, "float_bits")
+    return check_positive_int(bits, "bits") if bits is not None else dim * float_bits
 
 
 def majority_accuracy(aux_labels: Any, test_labels: Any) -> float:
