@@ -20,6 +20,11 @@ __all__ = ["DECODER_INPUTS", "ConvAutoencoderHasher"]
 DECODER_INPUTS = ("latent", "code")
 
 
+def _bn_relu(conv: nn.Conv2d | nn.ConvTranspose2d) -> tuple[nn.Module, nn.Module, nn.Module]:
+    """One stage of the encoder or decoder: ``conv``, then BatchNorm over its output channels, then ReLU."""
+    return conv, nn.BatchNorm2d(conv.out_channels), nn.ReLU()
+
+
 class ConvAutoencoderHasher(pl.LightningModule):
     """Convolutional autoencoder with a tanh hash layer (seed 002, Eqs. 1–7 and Algorithm 2).
 
@@ -86,15 +91,9 @@ class ConvAutoencoderHasher(pl.LightningModule):
         c1, c2, c3 = widths
         s = image_size // 4
         self.encoder = nn.Sequential(
-            nn.Conv2d(channels, c1, 3, 1, 1),
-            nn.BatchNorm2d(c1),
-            nn.ReLU(),
-            nn.Conv2d(c1, c2, 3, 2, 1),
-            nn.BatchNorm2d(c2),
-            nn.ReLU(),
-            nn.Conv2d(c2, c3, 3, 2, 1),
-            nn.BatchNorm2d(c3),
-            nn.ReLU(),
+            *_bn_relu(nn.Conv2d(channels, c1, 3, 1, 1)),
+            *_bn_relu(nn.Conv2d(c1, c2, 3, 2, 1)),
+            *_bn_relu(nn.Conv2d(c2, c3, 3, 2, 1)),
             nn.Flatten(),
             nn.Linear(c3 * s * s, latent_dim),
         )
@@ -106,12 +105,8 @@ class ConvAutoencoderHasher(pl.LightningModule):
             nn.Linear(dec_in, c3 * s * s),
             nn.ReLU(),
             nn.Unflatten(1, (c3, s, s)),
-            nn.ConvTranspose2d(c3, c2, 4, 2, 1),
-            nn.BatchNorm2d(c2),
-            nn.ReLU(),
-            nn.ConvTranspose2d(c2, c1, 4, 2, 1),
-            nn.BatchNorm2d(c1),
-            nn.ReLU(),
+            *_bn_relu(nn.ConvTranspose2d(c3, c2, 4, 2, 1)),
+            *_bn_relu(nn.ConvTranspose2d(c2, c1, 4, 2, 1)),
             nn.Conv2d(c1, channels, 3, 1, 1),
             nn.Sigmoid(),
         )
