@@ -265,10 +265,12 @@ def open_and_run(
 
 
 BUSY_WATCH_JS = """root => {
+  const sel = 'button:disabled, input:disabled, select:disabled, [disabled], .mod-disabled';
+  const before = new Set(root.querySelectorAll(sel));  // disabled already (e.g. a margin slider without margin)
   window.__hashlabBusy = {stale: false, disabled: false};
   const check = () => {
     if (root.querySelector('.hashlab-stale')) window.__hashlabBusy.stale = true;
-    if (root.querySelector('button:disabled, .mod-disabled, input:disabled')) window.__hashlabBusy.disabled = true;
+    if ([...root.querySelectorAll(sel)].some(el => !before.has(el))) window.__hashlabBusy.disabled = true;
   };
   new MutationObserver(check).observe(root, {subtree: true, childList: true, attributes: true,
                                                attributeFilter: ['class', 'disabled']});
