@@ -564,3 +564,17 @@ def test_float_map_bad_inputs_raise_clear_errors():
         M.mean_average_precision_float(q, db[:0], ql, dl[:0])
     with pytest.raises(ValueError, match="normalize"):
         M.mean_average_precision_float(q, db, ql, dl, normalize="total")
+
+
+def test_knn_accuracy_sweep_equals_one_search_per_k():
+    from hashlab.metrics import knn_accuracy, knn_accuracy_sweep
+
+    rng = np.random.default_rng(3)
+    db, q = rng.normal(size=(120, 5)), rng.normal(size=(40, 5))
+    dl, ql = rng.integers(0, 3, 120), rng.integers(0, 3, 40)
+    sweep = knn_accuracy_sweep(q, db, ql, dl, [1, 3, 5, 10], metric="euclidean")
+    assert sweep == {k: knn_accuracy(q, db, ql, dl, k=k, metric="euclidean") for k in (1, 3, 5, 10)}
+    codes = np.where(rng.random((60, 16)) < 0.5, 1, -1).astype(np.int8)
+    cl = rng.integers(0, 4, 60)
+    sweep = knn_accuracy_sweep(codes[:20], codes[20:], cl[:20], cl[20:], [2, 7])
+    assert sweep == {k: knn_accuracy(codes[:20], codes[20:], cl[:20], cl[20:], k=k) for k in (2, 7)}

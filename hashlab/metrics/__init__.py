@@ -29,7 +29,7 @@ from hashlab.codes import label_similarity
 from hashlab.metrics.average_precision import MAPResult, mean_average_precision
 from hashlab.metrics.checks import NoRelevant, Normalize, Ties
 from hashlab.metrics.float_ranking import mean_average_precision_float, precision_at_k_float
-from hashlab.metrics.knn import confusion_matrix, knn_accuracy, knn_predict, majority_vote
+from hashlab.metrics.knn import confusion_matrix, knn_accuracy, knn_accuracy_sweep, knn_predict, majority_vote
 from hashlab.metrics.precision import precision_at_k, precision_recall_curve, precision_within_radius
 from hashlab.metrics.ranking import hamming_distance, hamming_distance_packed, hamming_ranking
 from hashlab.metrics.report import retrieval_report
@@ -48,6 +48,7 @@ __all__ = [
     "hamming_distance_packed",
     "hamming_ranking",
     "knn_accuracy",
+    "knn_accuracy_sweep",
     "knn_predict",
     "label_similarity",
     "majority_vote",

@@ -6,12 +6,13 @@ first in that order.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
-from hashlab.checks import as_numpy, check_choice, check_k, check_label_pair, check_labels
+from hashlab.checks import as_numpy, check_choice, check_k, check_label_pair, check_labels, check_positive_int
 from hashlab.metrics.checks import check_feature_pair
 from hashlab.metrics.ranking import chunk_rows, hamming_ranking
 
@@ -106,6 +107,20 @@ def knn_accuracy(
     check_label_pair(ql, dl)
     pred = knn_predict(query, db, dl, k=k, metric=metric)
     return float((pred == ql).mean())
+
+
+def knn_accuracy_sweep(
+    query: Any, db: Any, query_labels: Any, db_labels: Any, ks: Sequence[int], metric: str = "auto"
+) -> dict[int, float]:
+    """:func:`knn_accuracy` for several k from one neighbour search (the k largest, then its first k columns):
+    equal to calling it once per k, because neighbours are ordered by (distance, database index)."""
+    ks = [check_positive_int(k, "k") for k in ks]
+    qa = as_numpy(query)
+    ql = check_labels(query_labels, qa.shape[0] if qa.ndim >= 1 else 0, "query_labels")
+    dl = check_labels(db_labels, as_numpy(db).shape[0], "db_labels")
+    check_label_pair(ql, dl)
+    neighbours = _neighbours(query, db, max(ks), metric)
+    return {k: float((vote(dl[neighbours[:, :k]]) == ql).mean()) for k in ks}
 
 
 def confusion_matrix(y_true: Any, y_pred: Any, n_classes: int) -> np.ndarray:

@@ -20,15 +20,16 @@ def raw_knn_baseline(
 
     Returns a long frame with columns ``split``, ``k``, ``knn_acc`` (a fraction).
     """
-    from hashlab.metrics import knn_accuracy
+    from hashlab.metrics import knn_accuracy_sweep
 
     db = embeddings.train
     rows = []
     for split in splits:
         q = getattr(embeddings, split)
-        for k in ks:
-            acc = knn_accuracy(q.features, db.features, q.labels, db.labels, k=int(k), metric="euclidean")
-            rows.append({"split": split, "k": int(k), "knn_acc": float(acc)})
+        accs = knn_accuracy_sweep(
+            q.features, db.features, q.labels, db.labels, [int(k) for k in ks], "euclidean"
+        )
+        rows.extend({"split": split, "k": k, "knn_acc": acc} for k, acc in accs.items())
     return pd.DataFrame(rows)
 
 
