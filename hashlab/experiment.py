@@ -33,7 +33,6 @@ __all__ = [
     "evaluate",
     "fit",
     "load_embeddings",
-    "method_callbacks",
     "preset",
     "quiet_lightning",
     "run",
@@ -83,14 +82,6 @@ def load_embeddings(config: ExperimentConfig) -> EmbeddingSet:
 def effective_map_k(config: ExperimentConfig, n_database: int) -> int | None:
     """The mAP cut-off actually used: ``config.map_k`` clipped to a database that is smaller than it."""
     return None if config.map_k is None else min(config.map_k, n_database)
-
-
-def method_callbacks(method: str) -> list[Callback]:
-    """Callbacks that are part of a method itself: the loss's own ``callbacks()`` (HashNet's continuation)."""
-    from hashlab.losses import get_loss
-
-    loss = get_loss(method, bits=32, n_classes=2)
-    return list(loss.callbacks()) if hasattr(loss, "callbacks") else []
 
 
 def build_model(config: ExperimentConfig, embeddings: EmbeddingSet) -> HashingModule:

@@ -93,8 +93,8 @@ class HashingModule(pl.LightningModule):
         self.backbone = backbone if backbone is not None else nn.Identity()
         self.loss = get_loss(method, bits=bits, n_classes=n_classes, **self.config["loss_kwargs"])
         self.head = build_head(getattr(self.loss, "head", "mlp"), in_dim, bits, hidden, dropout)
-        if hasattr(self.loss, "bind_feature_dim"):
-            self.loss.bind_feature_dim(int(in_dim))
+        if self.loss.needs_input_dim:  # e.g. DSH-GAN's generator is sized by the embedding
+            self.loss.bind_input_dim(int(in_dim))
         self.val_map = HammingMAP(k=map_k)
         self.val_knn = HammingKNNAccuracy(k=knn_k)
         self.extra_loss_terms: list[ExtraLossTerm] = []

@@ -720,8 +720,6 @@ def test_dshgan_lazy_feature_dim_and_checks():
     assert bound.generator.out.weight.shape == (7, 256)
     with pytest.raises(ValueError, match="feature_dim"):
         bound.bind_input_dim(8)
-    with pytest.raises(ValueError, match="feature_dim"):
-        bound.bind_feature_dim(8)  # the old name, still probed by hashlab.module
 
 
 # ---------------------------------------------------------------- shared properties of all losses

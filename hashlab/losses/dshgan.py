@@ -161,9 +161,6 @@ class DSHGANLoss(HashLoss):
         ):
             self.generator.out = nn.Linear(self.hidden, feature_dim)
 
-    def bind_feature_dim(self, feature_dim: int) -> None:
-        """Old name of :meth:`bind_input_dim` (``hashlab.module`` probes for it until it uses the base hook)."""
-        self.bind_input_dim(feature_dim)
 
     def negative_labels(self, labels: Tensor) -> Tensor:
         """A random class not in each sample's label set, one-hot (B, C); uses the global torch RNG."""
