@@ -72,3 +72,37 @@ def test_ruff_clean():
     assert lint.returncode == 0, lint.stdout
     fmt = subprocess.run([str(ruff), "format", "--check", *targets], cwd=ROOT, capture_output=True, text=True)
     assert fmt.returncode == 0, fmt.stdout
+
+
+def test_architecture_doc_names_only_modules_that_exist():
+    """Every ``hashlab.x.y`` and backticked module of docs/architecture.md's module table exists as built."""
+    import importlib.util
+    import re
+
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    dotted = set(re.findall(r"\bhashlab(?:\.[a-z_]+)+", text))
+    missing = []
+    for name in sorted(dotted):
+        parts = name.split(".")
+        # the longest importable prefix must be a module; the rest may be an attribute of it
+        for cut in range(len(parts), 1, -1):
+            try:
+                spec = importlib.util.find_spec(".".join(parts[:cut]))
+            except ModuleNotFoundError:  # a prefix is a module, not a package
+                spec = None
+            if spec is not None:
+                module = importlib.import_module(".".join(parts[:cut]))
+                obj = module
+                for attr in parts[cut:]:
+                    obj = getattr(obj, attr, None)
+                if obj is None:
+                    missing.append(name)
+                break
+        else:
+            missing.append(name)
+    table = re.findall(r"^\| `([a-z_/]+)`", text, flags=re.M)
+    for entry in table:
+        path = ROOT / "hashlab" / entry.rstrip("/")
+        if not (path.is_dir() or path.with_suffix(".py").is_file()):
+            missing.append(entry)
+    assert not missing, f"docs/architecture.md names modules that do not exist: {missing}"
