@@ -18,11 +18,11 @@ Modules: ``presets`` (grid constants, full and ``--fast`` settings, choice valid
 ``baseline`` (raw-embedding KNN, random codes, distance counts), ``cells`` (cell settings and fingerprint, the atomic
 cell store, ``run_grid``), ``tables`` (Tables 3-6 beside the thesis), ``figures`` (Figs. 17-30 analogues),
 ``provenance`` (``assumptions.json``), ``protocol`` (``reproduce``) and ``cli`` (the ``hashlab reproduce`` options).
-The names below are the package's API; ``warm_up``'s once-per-process flag lives in ``hashlab.reproduce.cells``.
+The names below are the package's API; ``warm_up``'s once-per-process flag lives in ``hashlab.reproduce.grid``.
 """
 
 from hashlab.reproduce.baseline import distance_counts, knn_confusion, random_codes_baseline, raw_knn_baseline
-from hashlab.reproduce.cells import (
+from hashlab.reproduce.grid import (
     CELL_FORMAT,
     SELECTION_METRIC,
     CellResult,
@@ -40,8 +40,8 @@ from hashlab.reproduce.cells import (
     timing_cells,
     warm_up,
 )
-from hashlab.reproduce.cells import _remove_stale_temporaries as _remove_stale_temporaries
-from hashlab.reproduce.cells import _write_cell as _write_cell
+from hashlab.reproduce.grid import _remove_stale_temporaries as _remove_stale_temporaries
+from hashlab.reproduce.grid import _write_cell as _write_cell
 from hashlab.reproduce.cli import add_reproduce_arguments, run_reproduce
 from hashlab.reproduce.figures import (
     TIMED_METHODS,

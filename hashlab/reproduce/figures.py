@@ -2,7 +2,7 @@
 
 With several seeds per (method, bits) the metric-vs-bits figures draw the mean with ±1 sd error bars (ddof = 1);
 confusion matrices and Hamming histograms show the first seed's cell. Fig. 30 times the cells of one run only
-(``cells.timing_cells``)."""
+(``grid.timing_cells``)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from hashlab import thesis
-from hashlab.reproduce.cells import CellResult, grid_frame, timing_cells
+from hashlab.reproduce.grid import CellResult, grid_frame, timing_cells
 from hashlab.reproduce.presets import THESIS_KNN_K
 from hashlab.reproduce.tables import thesis_dataset_for
 

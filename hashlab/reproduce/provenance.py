@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from hashlab.reproduce.cells import (
+from hashlab.reproduce.grid import (
     SELECTION_METRIC,
     CellResult,
     _jsonable,

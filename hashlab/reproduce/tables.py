@@ -12,7 +12,7 @@ import pandas as pd
 
 from hashlab import thesis
 from hashlab.files import atomic_write
-from hashlab.reproduce.cells import CellResult, grid_frame, timing_cells
+from hashlab.reproduce.grid import CellResult, grid_frame, timing_cells
 from hashlab.reproduce.presets import THESIS_KNN_K
 
 DIFFERENT_DATASET = "n/a — different dataset"
@@ -23,7 +23,7 @@ NO_THESIS_VALUE = "n/a — no thesis value"
 def seed_spread(cells: dict[tuple[Any, ...], CellResult]) -> pd.DataFrame:
     """Per (method, bits): ``n`` (seeds), mean and sample sd (ddof = 1; NaN for one seed) of every test metric
     (``knn_acc``, ``map``, ``map@k`` ...), and ``train_seconds`` (mean) with ``n_timed`` over the cells of
-    :func:`~hashlab.reproduce.cells.timing_cells` only (NaN when none of them was trained in that run)."""
+    :func:`~hashlab.reproduce.grid.timing_cells` only (NaN when none of them was trained in that run)."""
     frame = grid_frame(cells)
     if frame.empty:
         return pd.DataFrame(columns=["method", "bits", "n"])

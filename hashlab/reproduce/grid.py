@@ -67,7 +67,7 @@ _NOT_CODE_VERSION = (
 
 @functools.lru_cache(maxsize=1)
 def code_version() -> str:
-    """SHA-1 (12 hex digits) of the hashlab sources that train and evaluate a cell, plus this cells module.
+    """SHA-1 (12 hex digits) of the hashlab sources that train and evaluate a cell, plus this grid module.
 
     Computed once per process, so files edited while a grid runs do not change it halfway.
     """
