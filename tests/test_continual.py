@@ -34,7 +34,7 @@ from hashlab.continual.strategies import (
     StructuredReplay,
 )
 from hashlab.continual.stream import drift_stream, shift_features
-from hashlab.continual.terms import AsymmetricCodeTerm, TargetTerm
+from hashlab.continual.loss_terms import AsymmetricCodeTerm, TargetTerm
 from hashlab.features import EmbeddingSet, FeatureSplit, get_embeddings
 from hashlab.metrics import hamming_distance
 from hashlab.module import HashingModule

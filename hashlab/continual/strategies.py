@@ -25,7 +25,7 @@ import pytorch_lightning as pl
 import torch
 
 from hashlab.continual.replay import ClassBalancedReservoir, check_buffer_size, structure_aware_selection
-from hashlab.continual.terms import AsymmetricCodeTerm, TargetTerm
+from hashlab.continual.loss_terms import AsymmetricCodeTerm, TargetTerm
 
 if TYPE_CHECKING:
     from hashlab.continual.learner import ContinualState
