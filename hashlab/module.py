@@ -44,6 +44,10 @@ ExtraLossTerm = Callable[["HashingModule", tuple, torch.Tensor], tuple[str, torc
 FORMAT_VERSION = 1
 
 
+class ModelFileError(ValueError):
+    """A file given to :meth:`HashingModule.load` is not a usable hashlab model (the message names the file)."""
+
+
 class HashingModule(pl.LightningModule):
     """A hash head on a backbone, trained by any registered loss.
 
@@ -258,17 +262,34 @@ class HashingModule(pl.LightningModule):
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(f"no saved model at {path}")
+        if path.is_dir():
+            raise ModelFileError(f"{path} is a folder, not a hashlab model file")
         try:
             payload = torch.load(io.BytesIO(path.read_bytes()), map_location="cpu", weights_only=True)
         except Exception as err:
-            raise ValueError(
-                f"{path} is not a readable hashlab model file (corrupt or truncated): {err}"
+            raise ModelFileError(
+                f"{path} is not a readable hashlab model file (corrupt or truncated): {type(err).__name__}"
             ) from err
         if not isinstance(payload, dict) or payload.get("format") != "hashlab.HashingModule":
-            raise ValueError(f"{path} is not a hashlab HashingModule file")
-        config = json.loads(payload["config"])
-        model = cls(**config, backbone=backbone)
-        state = payload["state_dict"]
-        model.load_state_dict(state)
+            raise ModelFileError(f"{path} is not a hashlab HashingModule file (no 'format' marker)")
+        missing = [key for key in ("config", "state_dict") if key not in payload]
+        if missing:
+            raise ModelFileError(f"{path} lacks {', '.join(missing)}: not a complete hashlab model file")
+        if payload.get("format_version", FORMAT_VERSION) > FORMAT_VERSION:
+            raise ModelFileError(
+                f"{path} was written by a newer hashlab (format {payload['format_version']} > {FORMAT_VERSION})"
+            )
+        try:
+            config = json.loads(payload["config"])
+            if not isinstance(config, dict):
+                raise TypeError("config is not a JSON object")
+            model = cls(**config, backbone=backbone)
+        except (json.JSONDecodeError, TypeError, KeyError, ValueError) as err:
+            raise ModelFileError(f"{path} has an unusable model configuration: {err}") from err
+        try:
+            model.load_state_dict(payload["state_dict"])
+        except (RuntimeError, KeyError, TypeError, AttributeError) as err:
+            first = str(err).strip().splitlines()[0][:160]
+            raise ModelFileError(f"{path}: its weights do not fit its configuration ({first})") from err
         model._prepared = True
         return model

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -116,3 +118,44 @@ def test_label_feature_mismatch_is_rejected():
     x = np.zeros((20, 4), dtype=np.float32)
     with pytest.raises(ValueError, match="labels"):
         run(ExperimentConfig(epochs=1), embeddings=_tiny(x, np.arange(19) % 2), progress=False)
+
+
+def _saved(tmp_path):
+    model = HashingModule(in_dim=6, bits=8, n_classes=3, hidden=(4,))
+    return model, model.save(tmp_path / "m.pt")
+
+
+@pytest.mark.parametrize(
+    ("tamper", "message"),
+    [
+        (lambda p, d: p.write_bytes(b"not a torch file"), "not a readable hashlab model file"),
+        (lambda p, d: torch.save({"hello": 1}, p), "not a hashlab HashingModule file"),
+        (lambda p, d: torch.save({k: v for k, v in d.items() if k != "config"}, p), "lacks config"),
+        (lambda p, d: torch.save({**d, "config": "{not json"}, p), "unusable model configuration"),
+        (
+            lambda p, d: torch.save({**d, "config": json.dumps({"bits": 8})}, p),
+            "unusable model configuration",
+        ),
+        (
+            lambda p, d: torch.save({**d, "config": d["config"].replace('"bits": 8', '"bits": 16')}, p),
+            "weights do not fit",
+        ),
+        (lambda p, d: torch.save({**d, "format_version": 99}, p), "newer hashlab"),
+    ],
+)
+def test_load_of_a_tampered_file_names_the_file_and_the_problem(tmp_path, tamper, message):
+    from hashlab.module import ModelFileError
+
+    _, path = _saved(tmp_path)
+    payload = torch.load(path, weights_only=True)
+    tamper(path, payload)
+    with pytest.raises(ModelFileError, match=message) as err:
+        HashingModule.load(path)
+    assert str(path) in str(err.value)
+
+
+def test_load_of_a_folder_names_it(tmp_path):
+    from hashlab.module import ModelFileError
+
+    with pytest.raises(ModelFileError, match="is a folder"):
+        HashingModule.load(tmp_path)
