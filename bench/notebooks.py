@@ -63,7 +63,8 @@ def run_notebook(path: Path, timeout: int, save_dir: Path | None = None) -> dict
             nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
         ).execute()
     except Exception as exc:  # report and go on: the table says which notebook failed
-        error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1][:120] if str(exc).strip() else ''}"
+        last = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip().splitlines()[-1:] or [""]
+        error = f"{type(exc).__name__}: {last[0][:120]}"
     wall = time.perf_counter() - t0
     rules = output_rules()
     problems = [

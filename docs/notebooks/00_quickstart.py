@@ -4,7 +4,8 @@
 # hashlab learns short **binary codes** (±1 bits) for images so that similar images get codes at a small
 # **Hamming distance**; retrieval then means "find the database codes nearest to the query's code".
 #
-# This notebook runs the whole path on the embedded default data, in under a minute on a laptop CPU:
+# This notebook runs the whole path on the embedded default data (in FAST mode it took 10.5 s of CPU time, 25 s
+# wall-clock on a shared 2-core AMD EPYC machine; `notebooks/README.md` lists every notebook's measured time):
 # scikit-learn's bundled **digits** (1,797 grey 8×8 images, 10 classes; seeded stratified train/val/test split),
 # **pixels** as features (flattened, standardised), a small MLP **hash head** trained with the DPSH pairwise
 # likelihood loss (Li et al., IJCAI 2016), ±1 codes, a faiss Hamming index, and the evaluation protocol of the thesis:

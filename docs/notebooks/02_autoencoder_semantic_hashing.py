@@ -62,7 +62,12 @@ from hashlab import autoencoder as ae
 from hashlab import viz
 from hashlab.data import load_dataset, retrieval_protocol
 from hashlab.hardware import hardware_info
-from hashlab.studies.autoencoder import claims_vs_measured, load_autoencoder_claims
+from hashlab.studies.autoencoder import (
+    claims_vs_measured,
+    find_medmnist,
+    load_autoencoder_claims,
+    subsample_bundle,
+)
 from hashlab.widgets import AutoencoderExplorer
 
 logging.getLogger("pytorch_lightning").setLevel(
@@ -207,12 +212,12 @@ print(
 # Subsampled for a CPU (sizes in the parameters cell), fewer epochs.
 
 # %%
-med_flag = ae.find_medmnist(MED_CANDIDATES)
+med_flag = find_medmnist(MED_CANDIDATES)
 if med_flag is None:
     print(f"skipped: none of {MED_CANDIDATES} is in {hashlab.config.data_dir() / 'medmnist'}")
     med_result = None
 else:
-    med = ae.subsample_bundle(load_dataset(med_flag, download=False), *MED_SUBSAMPLE, seed=SEED)
+    med = subsample_bundle(load_dataset(med_flag, download=False), *MED_SUBSAMPLE, seed=SEED)
     print(med.describe())
     med_result = ae.compare_methods(
         med, bits_list=BITS, lam=LAM, epochs=MED_EPOCHS, seed=SEED, k=TOP_K, progress=PROGRESS

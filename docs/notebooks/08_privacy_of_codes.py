@@ -173,7 +173,7 @@ storage = pd.DataFrame(
     ]
 )
 storage.loc[len(storage)] = [f"float32 pixels, D={emb.in_dim}", privacy.storage_bits(emb.in_dim), 1.0, np.nan]
-storage.round(1)
+storage.round(1).astype(object).fillna("n/a")  # pixels are not 768-d embeddings
 
 
 # %% [markdown]
