@@ -150,3 +150,24 @@ def test_explorer_button_runs_handler(digits):
     assert res is not None and res["bits"] == 16 and np.isclose(res["lam"], 0.01)
     assert res["codes"]["ae_code"][0].shape == (100, 16)
     assert set(res["map"]) == {"ae_latent", "ae_code"} and "mAP" in explorer.status.value
+
+
+def test_notebook02_medmnist_helpers(tmp_path):
+    """find_medmnist: the first candidate whose file is on disk (size suffix included); subsample_bundle: seeded
+    subsets without replacement, val kept, small splits untouched, bad size named."""
+    from hashlab.studies.autoencoder import find_medmnist, subsample_bundle
+
+    (tmp_path / "bloodmnist.npz").write_bytes(b"")
+    (tmp_path / "pathmnist_64.npz").write_bytes(b"")
+    assert find_medmnist(["pathmnist", "bloodmnist"], root=tmp_path) == "bloodmnist"
+    assert find_medmnist(["pathmnist"], root=tmp_path, size=64) == "pathmnist"
+    assert find_medmnist(["pathmnist"], root=tmp_path) is None
+    bundle = load_dataset("digits")
+    a, b = (subsample_bundle(bundle, 100, 5000, seed=3) for _ in range(2))
+    assert len(a.train) == 100 and a.test is bundle.test and a.val is bundle.val
+    assert np.array_equal(a.train.images, b.train.images)
+    rows = {r.tobytes() for r in bundle.train.images}
+    assert len({r.tobytes() for r in a.train.images} & rows) == len({r.tobytes() for r in a.train.images})
+    assert a.meta["subsample"] == {"n_train": 100, "n_test": 5000, "seed": 3}
+    with pytest.raises(ValueError, match="sample size"):
+        subsample_bundle(bundle, 0, 10)

@@ -4,18 +4,18 @@ Alsoufi, "Deep Feature Embedding for Content-Based Image Retrieval Using Autoenc
 encoder ``z = E(x)``, decoder ``x̂ = D(z)``, hash layer ``y = tanh(W z + b)``, code ``h = sign(y)``, loss
 ``L = L_rec + λ L_quant`` (Eqs. 1–7, Algorithm 2). Because the decoder reads ``z``, reconstruction never trains
 W and b: the only signal on the hash layer is ``||sign(y) - y||²``, which saturation alone minimises.
-:class:`ConvAutoencoderHasher` implements that model (``decoder_input="latent"``) and the variant whose decoder reads the relaxed code (``decoder_input="code"``, ``x̂ = D(y)``), closer to
-Salakhutdinov & Hinton's semantic hashing (2009): the code then has to carry the image.
+:class:`ConvAutoencoderHasher` implements that model (``decoder_input="latent"``) and the variant whose decoder
+reads the relaxed code (``decoder_input="code"``, ``x̂ = D(y)``), closer to Salakhutdinov & Hinton's semantic
+hashing (2009): the code then has to carry the image.
 
 Modules: ``images`` (image arrays to tensors / flat pixels), ``model`` (:class:`ConvAutoencoderHasher`),
 ``training`` (:func:`train_autoencoder`, Lightning ``Trainer``), ``comparison`` (:func:`compare_methods`: the
-variants + LSH / PCA-sign / ITQ + exact float KNN under one protocol, :func:`code_statistics`), ``bundles``
-(:func:`find_medmnist`, :func:`subsample_bundle`). Everything public is re-exported here. Figures are in
-:mod:`hashlab.viz.autoencoder`, the bits/λ widget is :class:`hashlab.widgets.AutoencoderExplorer`, the paper's
-printed tables beside our measurements are :mod:`hashlab.studies.autoencoder`.
+variants + LSH / PCA-sign / ITQ + exact float KNN under one protocol, :func:`code_statistics`). Everything
+public is re-exported here. Figures are in :mod:`hashlab.viz.autoencoder`, the bits/λ widget is
+:class:`hashlab.widgets.AutoencoderExplorer`; the paper's printed tables beside our measurements, and notebook 02's
+MedMNIST helpers (``find_medmnist``, ``subsample_bundle``), are in :mod:`hashlab.studies.autoencoder`.
 """
 
-from hashlab.autoencoder.bundles import find_medmnist, subsample_bundle
 from hashlab.autoencoder.comparison import (
     AE_METHODS,
     METHOD_LABELS,
@@ -36,10 +36,8 @@ __all__ = [
     "DECODER_INPUTS",
     "code_statistics",
     "compare_methods",
-    "find_medmnist",
     "flatten_images",
     "images_to_tensor",
-    "subsample_bundle",
     "torch_threads",
     "train_autoencoder",
 ]

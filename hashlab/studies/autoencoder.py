@@ -1,4 +1,5 @@
-"""The autoencoder paper's printed result tables (claims, not measurements), checked on read, beside ours.
+"""Notebook 02's study: the autoencoder paper's printed result tables (claims, not measurements), checked on read,
+beside ours, and the dataset helpers its MedMNIST section uses (:func:`find_medmnist`, :func:`subsample_bundle`).
 
 The paper: Alsoufi, "Deep Feature Embedding for Content-Based Image Retrieval Using Autoencoders and Semantic
 Hashing". Its tables are copied exactly into ``hashlab/data_files/autoencoder_paper_claims.json``; protocol,
@@ -9,10 +10,21 @@ reproduction.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CLAIMS_PATH", "claims_vs_measured", "load_autoencoder_claims"]
+import numpy as np
+
+from hashlab.checks import check_positive_int
+
+__all__ = [
+    "CLAIMS_PATH",
+    "claims_vs_measured",
+    "find_medmnist",
+    "load_autoencoder_claims",
+    "subsample_bundle",
+]
 
 CLAIMS_PATH = Path(__file__).resolve().parent.parent / "data_files" / "autoencoder_paper_claims.json"
 
@@ -65,3 +77,37 @@ def claims_vs_measured(table: Any, meta: dict[str, Any], method: str = "ae_laten
     )
     ours["bits"] = ours["bits"].astype(int)
     return pd.concat([claims, ours], ignore_index=True)
+
+
+def find_medmnist(candidates: Sequence[str], root: str | Path | None = None, size: int = 28) -> str | None:
+    """The first MedMNIST flag in ``candidates`` whose file is already in ``root`` (default
+    ``data_dir()/medmnist``), or ``None``: notebooks use it to run a MedMNIST section only when no download is needed.
+    """
+    from hashlab.config import data_dir
+    from hashlab.data import medmnist_file
+
+    folder = Path(root) if root is not None else data_dir() / "medmnist"
+    for flag in candidates:
+        if (folder / medmnist_file(flag, size)).exists():
+            return flag
+    return None
+
+
+def subsample_bundle(bundle: Any, n_train: int, n_test: int, seed: int = 0) -> Any:
+    """A copy of ``bundle`` with at most ``n_train`` training and ``n_test`` test images (seeded, without
+    replacement, sorted positions); val is kept. For CPU-sized runs on large MedMNIST sets."""
+    from dataclasses import replace
+
+    from hashlab.data import Split
+
+    rng = np.random.default_rng(seed)
+
+    def pick(split: Any, n: int) -> Any:
+        n = check_positive_int(n, "sample size")
+        if len(split) <= n:
+            return split
+        idx = np.sort(rng.choice(len(split), size=n, replace=False))
+        return Split(split.images[idx], split.labels[idx])
+
+    meta = {**bundle.meta, "subsample": {"n_train": n_train, "n_test": n_test, "seed": seed}}
+    return replace(bundle, train=pick(bundle.train, n_train), test=pick(bundle.test, n_test), meta=meta)
