@@ -23,6 +23,7 @@ from hashlab.continual import (
 )
 from hashlab.continual.drift import DriftDetector
 from hashlab.continual.learner import ContinualResult, ContinualState
+from hashlab.continual.loss_terms import AsymmetricCodeTerm, TargetTerm
 from hashlab.continual.metrics import UpdateCost, relative_cost
 from hashlab.continual.replay import check_buffer_size, herding, structure_aware_selection
 from hashlab.continual.strategies import (
@@ -34,7 +35,6 @@ from hashlab.continual.strategies import (
     StructuredReplay,
 )
 from hashlab.continual.stream import drift_stream, shift_features
-from hashlab.continual.loss_terms import AsymmetricCodeTerm, TargetTerm
 from hashlab.features import EmbeddingSet, FeatureSplit, get_embeddings
 from hashlab.metrics import hamming_distance
 from hashlab.module import HashingModule

@@ -22,6 +22,16 @@ The names below are the package's API; ``warm_up``'s once-per-process flag lives
 """
 
 from hashlab.reproduce.baseline import distance_counts, knn_confusion, random_codes_baseline, raw_knn_baseline
+from hashlab.reproduce.cli import add_reproduce_arguments, run_reproduce
+from hashlab.reproduce.figures import (
+    TIMED_METHODS,
+    accuracy_vs_bits_figure,
+    first_seed_cells,
+    method_confusion_figure,
+    raw_confusion_figure,
+    training_cost_figure,
+    write_figures,
+)
 from hashlab.reproduce.grid import (
     CELL_FORMAT,
     SELECTION_METRIC,
@@ -42,16 +52,6 @@ from hashlab.reproduce.grid import (
 )
 from hashlab.reproduce.grid import _remove_stale_temporaries as _remove_stale_temporaries
 from hashlab.reproduce.grid import _write_cell as _write_cell
-from hashlab.reproduce.cli import add_reproduce_arguments, run_reproduce
-from hashlab.reproduce.figures import (
-    TIMED_METHODS,
-    accuracy_vs_bits_figure,
-    first_seed_cells,
-    method_confusion_figure,
-    raw_confusion_figure,
-    training_cost_figure,
-    write_figures,
-)
 from hashlab.reproduce.presets import (
     FAST_SETTINGS,
     FULL_BITS,

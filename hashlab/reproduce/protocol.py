@@ -24,8 +24,8 @@ from hashlab import thesis
 from hashlab.errors import UserError
 from hashlab.files import atomic_write, check_output_dir, lock_folder, remove_own_temporaries
 from hashlab.reproduce.baseline import knn_confusion, raw_knn_baseline
-from hashlab.reproduce.grid import CellResult, _jsonable, grid_frame, run_grid, settings_difference
 from hashlab.reproduce.figures import write_figures
+from hashlab.reproduce.grid import CellResult, _jsonable, grid_frame, run_grid, settings_difference
 from hashlab.reproduce.presets import (
     FAST_SETTINGS,
     FULL_BITS,
