@@ -161,7 +161,6 @@ class DSHGANLoss(HashLoss):
         ):
             self.generator.out = nn.Linear(self.hidden, feature_dim)
 
-
     def negative_labels(self, labels: Tensor) -> Tensor:
         """A random class not in each sample's label set, one-hot (B, C); uses the global torch RNG."""
         onehot = self.one_hot(labels)
