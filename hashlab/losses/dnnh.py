@@ -42,7 +42,7 @@ class DNNHLoss(TripletMiningMixin, HashLoss):
     gives no mining rule. hashlab forms them per batch (``mining="sampled"``, default): ``max_triplets`` (4096)
     of the batch's valid triplets drawn uniformly at random (all of them when there are fewer), from a generator
     seeded by ``seed``, mean over them: an unbiased estimate of the batch-all mean. Batch-all (``mining="all"``, every
-    valid triplet, ``O(B^3)``: 25x the cost of the pairwise methods at B = 128) and batch-hard (``"hard"``) are
+    valid triplet, ``O(B^3)``; 25x the pairwise methods' training time in issue 13) and batch-hard (``"hard"``) are
     options; ``reduction="active"`` averages over triplets with a positive hinge.
 
     Codes stay ±1 in the library: the head output ``z`` goes through ``h = 2\,\sigma(z) - 1`` (= ``tanh(z/2)``),
