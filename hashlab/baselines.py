@@ -68,9 +68,6 @@ class Hasher:
         """±1 ``np.int8`` codes (N, bits), ``sign(0) = +1``."""
         return to_codes(self.project(X))
 
-    def fit_encode(self, X: Any) -> np.ndarray:
-        return self.fit(X).encode(X)
-
     def __repr__(self) -> str:
         return f"{type(self).__name__}(bits={self.bits}, seed={self.seed})"
 

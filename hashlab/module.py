@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from hashlab.checks import check_finite
-from hashlab.codes import pack_codes, to_codes
+from hashlab.codes import to_codes
 from hashlab.config import atomic_write
 from hashlab.heads import build_head, check_bits
 from hashlab.losses import get_loss
@@ -152,10 +152,6 @@ class HashingModule(pl.LightningModule):
         out = [self(xt[i : i + batch_size].to(self.device)).cpu() for i in range(0, len(xt), batch_size)]
         self.train(was_training)
         return to_codes(torch.cat(out) if out else torch.empty(0, self.bits))
-
-    def encode_packed(self, x: np.ndarray | torch.Tensor) -> np.ndarray:
-        """Codes for ``x`` packed 8 bits per byte (``np.uint8``), the storage format of ``HammingIndex``."""
-        return pack_codes(self.encode(x))
 
     # ----------------------------------------------------------------------------------------- training
     def _train_labels(self) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""The convolutional autoencoder hasher of seed 002 (``decoder_input="latent"``) and its code-bottleneck variant."""
+"""The convolutional autoencoder hasher of Alsoufi (undated; ``decoder_input="latent"``) and its code-bottleneck variant."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def _bn_relu(conv: nn.Conv2d | nn.ConvTranspose2d) -> tuple[nn.Module, nn.Module
 
 
 class ConvAutoencoderHasher(pl.LightningModule):
-    """Convolutional autoencoder with a tanh hash layer (seed 002, Eqs. 1–7 and Algorithm 2).
+    """Convolutional autoencoder with a tanh hash layer (Alsoufi, Eqs. 1–7 and Algorithm 2).
 
     Encoder: three 3×3 convolutions (stride 1, 2, 2) and a dense layer to ``z ∈ R^d`` (Eq. 1).
     Hash layer: ``y = tanh(W z + b)`` (Eq. 4), ``h = sign(y)`` with ``sign(0) = +1`` (Eq. 5).
@@ -173,10 +173,6 @@ class ConvAutoencoderHasher(pl.LightningModule):
     def encode(self, images: Any) -> np.ndarray:
         """±1 ``np.int8`` codes (N, bits): ``sign(tanh(W E(x) + b))`` with ``sign(0) = +1``."""
         return to_codes(self._outputs(images)["y"])
-
-    def relaxed_codes(self, images: Any) -> np.ndarray:
-        """The relaxed codes ``y = tanh(W z + b)`` (N, bits) as float32."""
-        return self._outputs(images)["y"].numpy()
 
     def latent(self, images: Any) -> np.ndarray:
         """The latent ``z = E(x)`` (N, d) as float32."""
