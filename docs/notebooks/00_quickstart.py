@@ -196,6 +196,15 @@ print(f"trained {EPOCHS} epochs in {result.train_seconds:.1f} s; best validation
 pd.DataFrame([result.metrics], index=[f"{METHOD}, {BITS} bits"]).round(4)
 
 # %% [markdown]
+# The training loss per epoch (left) and the validation mAP that chooses the checkpoint (right): the model kept is
+# the one of the best validation epoch printed above, not necessarily the last one.
+
+# %%
+viz.plot_training_curves(
+    result.history, keys=["train_loss", "val_map"], title=f"{METHOD}, {BITS} bits on {DATASET}/{BACKBONE}"
+)
+
+# %% [markdown]
 # ## 3 · Codes and retrieval
 # The codes are `int8` ±1 arrays (`sign(0) = +1`). A `HammingIndex` (faiss, packed bits) holds the training database;
 # searching it with the test codes returns Hamming distances and database ids, ties broken by id.
@@ -248,6 +257,20 @@ print(
     f"mean distance, same class: {pair_dist[same].mean():.2f} | different class: {pair_dist[~same].mean():.2f}"
 )
 viz.plot_hamming_histogram(test_codes, test_labels)
+
+# %% [markdown]
+# **Precision and recall by Hamming radius.** Retrieve every training code within distance $r$ of the query, for
+# $r = 0, 1, \dots, L$. A small ball returns few items, mostly relevant (high precision, low recall); $r = L$
+# returns the whole database (recall 1, precision = the share of relevant items, about 0.1). A query whose ball is
+# empty counts as precision 0, which is why the curve starts low at $r = 0$. mAP summarises the ranking behind it.
+
+# %%
+precision, recall = metrics.precision_recall_curve(
+    test_codes, train_codes, test_labels, train_labels, by="radius"
+)
+viz.plot_precision_recall(
+    {f"{METHOD}, {BITS} bits": (precision, recall)}, title="Precision-recall by Hamming radius (test queries)"
+)
 
 # %% [markdown]
 # **Exercise 2 · predict, then run.** Flip every bit of the first test query's code. What happens to its Hamming
