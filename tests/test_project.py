@@ -106,3 +106,19 @@ def test_architecture_doc_names_only_modules_that_exist():
         if not (path.is_dir() or path.with_suffix(".py").is_file()):
             missing.append(entry)
     assert not missing, f"docs/architecture.md names modules that do not exist: {missing}"
+
+
+def test_no_source_document_numbers_in_code_or_docs():
+    """Papers are cited by authors and year, never by the number of the file they came in ("seed 000", "seeds
+    digest"); notebooks and their sources are checked by tests/test_notebooks.py."""
+    pattern = re.compile(r"seed ?00[0-4]|seeds digest", re.IGNORECASE)
+    files = [ROOT / "README.md", *(ROOT / "hashlab").rglob("*"), *(ROOT / "docs").rglob("*")]
+    hits = []
+    for path in files:
+        rel = path.relative_to(ROOT)
+        if not path.is_file() or "__pycache__" in rel.parts or rel.parts[:2] == ("docs", "notebooks"):
+            continue
+        for number, line in enumerate(path.read_bytes().decode("utf-8", "ignore").splitlines(), 1):
+            if pattern.search(line):
+                hits.append(f"{rel}:{number}: {line.strip()[:80]}")
+    assert not hits, "cite papers by authors and year:\n" + "\n".join(hits)

@@ -1,7 +1,8 @@
-"""Continual hashing: new classes arrive, old codes stay valid, no full retrain (Crawford & Ahuja; Xu et al. 2023; notebook 06).
+"""Continual hashing: new classes arrive, old codes stay valid, no full retrain (Crawford & Ahuja, undated
+preprint; Xu et al. 2023; notebook 06).
 
-Modules: ``stream`` (class-incremental and drift streams), ``replay`` (buffer policies), ``terms`` (extra loss
-terms for ``HashingModule.extra_loss_terms``), ``strategies`` (update strategies), ``learner`` (run a stream),
+Modules: ``stream`` (class-incremental and drift streams), ``replay`` (buffer policies), ``loss_terms`` (extra
+loss terms for ``HashingModule.extra_loss_terms``), ``strategies`` (update strategies), ``learner`` (run a stream),
 ``drift`` (MMD² detector), ``versioned_index`` (live index with atomic swap), ``metrics`` (R matrix, forgetting,
 BWT, code stability, cost), ``experiments`` (the notebook's comparisons). Figures: :mod:`hashlab.viz.continual`;
 widget: :class:`hashlab.widgets.ContinualWidget`.

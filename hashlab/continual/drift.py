@@ -1,4 +1,7 @@
-"""Drift detection with the maximum mean discrepancy (MMD) and a permutation-test threshold (seed 000, M0.2).
+"""Drift detection with the maximum mean discrepancy (MMD) and a permutation-test threshold.
+
+Crawford & Ahuja (undated preprint, §3) trigger an update cycle when the maximum mean discrepancy between deep
+features of past and incoming data exceeds a threshold, whose value they do not give; the test below sets it.
 
 The unbiased estimate of MMD² between samples ``X`` (m items) and ``Y`` (n items) with an RBF kernel
 ``k(a, b) = exp(-||a - b||² / (2 s²))`` (Gretton et al., JMLR 2012, eq. 3):

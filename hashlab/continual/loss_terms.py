@@ -4,9 +4,9 @@ Each term is a callable ``term(module, batch, h) -> (name, value)`` where ``batc
 row positions in the update's training set, so per-item targets are looked up by ``idx``.
 
 * :class:`TargetTerm` - distillation towards per-item targets (LwF-style output distillation, Li & Hoiem,
-  ECCV 2016, adapted to hash outputs as in seed 000 M0.4; pinned stored codes for replayed items):
+  ECCV 2016, adapted to hash outputs as Crawford & Ahuja, undated preprint, §3, propose; pinned stored codes for replayed items):
   ``L = lambda * mean_{i in batch, mask_i} ||u_i[:k'] - t_i||² / k'``.
-* :class:`AsymmetricCodeTerm` - the lifelong hashing loss (seed 004, in the asymmetric ADSH form of Jiang & Li,
+* :class:`AsymmetricCodeTerm` - the lifelong hashing loss (Xu et al. 2023, in the asymmetric ADSH form of Jiang & Li,
   AAAI 2018, and DIHN, Wu et al. 2019): relaxed codes of the training batch against the *frozen* stored database
   codes ``B_old``, ``L = gamma * mean_{i in batch, j in old} (u_iᵀ b_j / k - s_ij)²`` with ``s_ij = 1`` for a
   shared label and ``s_ij = dissimilar`` otherwise (0: orthogonal codes, k/2 bits apart; -1: ADSH's opposite

@@ -1,6 +1,6 @@
 """Replay buffers: a class-balanced reservoir and a structure-aware buffer (prototypes + boundary items).
 
-Seed 000 (M0.3) asks for a replay memory that is "not merely a random subset of past images but a structure-aware
+Crawford & Ahuja (undated preprint, §3) ask for a replay memory that is "not merely a random subset of past images but a structure-aware
 memory that preserves class-conditional prototypes and boundary instances". Two policies, same budget:
 
 * :class:`ClassBalancedReservoir` - per-class reservoir sampling (Vitter's Algorithm R) with an equal quota

@@ -8,7 +8,7 @@ callbacks, and how the database is back-filled afterwards:
 * ``reencode`` - the updated model re-encodes the stored items; only those whose code changed are rewritten;
 * ``extend``   - code extension: legacy bits stay, the extra bits of stored items are computed by a forward pass.
 
-Strategies (seed 000 section 3, seed 004; ``docs`` of each class give the loss):
+Strategies (Crawford & Ahuja, undated preprint, §3; Xu et al. 2023; the docstring of each class gives the loss):
 ``naive`` fine-tune on the new task; ``full`` retrain from scratch on everything so far (upper bound, cost
 reference); ``replay`` with a class-balanced reservoir; ``structured`` replay of prototypes + boundary items;
 ``distill`` code distillation with the asymmetric lifelong loss against the frozen stored codes; ``lwf`` output
@@ -24,8 +24,8 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 
-from hashlab.continual.replay import ClassBalancedReservoir, check_buffer_size, structure_aware_selection
 from hashlab.continual.loss_terms import AsymmetricCodeTerm, TargetTerm
+from hashlab.continual.replay import ClassBalancedReservoir, check_buffer_size, structure_aware_selection
 
 if TYPE_CHECKING:
     from hashlab.continual.learner import ContinualState
@@ -196,7 +196,7 @@ class StructuredReplay(Replay):
 
 
 class CodeDistillation(Replay):
-    """Lifelong code distillation (seed 004 interpretation): stored codes frozen, never re-hashed.
+    """Lifelong code distillation (hashlab's reading of Xu et al. 2023): stored codes frozen, never re-hashed.
 
     Trains the current model on the new task (+ a small reservoir of ``memory`` past items, 0 allowed) with
     ``L = L_method(batch) + gamma * mean (u_iᵀ b_j / k - s_ij)² + lambda * mean_{i in buffer} ||u_i - b_i||² / k``:
@@ -258,7 +258,7 @@ class CodeDistillation(Replay):
 
 
 class LwF(Strategy):
-    """Learning without forgetting on hash outputs (Li & Hoiem 2016; seed 000 M0.4).
+    """Learning without forgetting on hash outputs (Li & Hoiem 2016, as Crawford & Ahuja, undated preprint, §3, propose).
 
     ``L = L_method(new task) + lambda * mean_i ||u_i - u_old(x_i)||² / k`` with ``u_old`` the relaxed codes of the
     model before the update (no stored past data). Backfill ``reencode`` by default.
@@ -306,7 +306,7 @@ class _RestoreRows(pl.Callback):
 
 
 class CodeExtension(Strategy):
-    """Hash-code extension (seed 000 M0.8): ``extra_bits`` new bits per task; legacy bits frozen or regularised.
+    """Hash-code extension (Crawford & Ahuja, undated preprint, §3): ``extra_bits`` new bits per task; legacy bits frozen or regularised.
 
     The new model has ``k + extra_bits`` outputs; every weight is copied from the current model, the new output
     rows are initialised fresh. ``mode="hard"``: only the new output rows train (the rest of the network is frozen

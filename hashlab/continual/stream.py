@@ -3,7 +3,8 @@
 A *class-incremental* stream splits the classes of an :class:`~hashlab.features.EmbeddingSet` into tasks (digits
 0-4 / 5-7 / 8-9, PathMNIST 5 + 2 + 2): task ``t`` brings the training items (the database grows), the validation
 items (model selection) and the test items (queries) of its classes. A *drift* stream keeps every class in every
-window but shifts the inputs from a given window on (seed 000, M0.2), to exercise the drift detector.
+window but shifts the inputs from a given window on, to exercise the drift detector (the drift-triggered update
+cycle of Crawford & Ahuja, undated preprint, §3).
 """
 
 from __future__ import annotations
@@ -133,7 +134,7 @@ def shift_features(
     seed: int = 0,
     reference: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Shift inputs to simulate domain drift (seed 000 M0.2 workbench: noise, inverted intensities, offset).
+    """Shift inputs to simulate domain drift for the drift detector (hashlab's choice: noise, inverted intensities, offset).
 
     ``noise``: add ``strength * std * N(0, 1)`` per feature; ``invert``: ``lo + hi - x`` per feature, blended by
     ``strength`` in [0, 1]; ``offset``: add ``strength * std`` to every feature. ``std``/``lo``/``hi`` come from

@@ -1,7 +1,7 @@
 """A versioned Hamming index: the live index keeps serving while an update is staged, then swaps atomically.
 
-Seed 000 (M0.9, M0.10) describes a primary index that serves queries while a shadow copy receives re-hashed codes
-and is promoted after checks. :class:`VersionedIndex` keeps the stored codes (``np.int8`` ±1) and item ids of the
+Crawford & Ahuja (undated preprint, §3: dual-index serving and staged re-hashing) describe a primary index that
+serves queries while a shadow copy receives re-hashed codes and is promoted after checks. :class:`VersionedIndex` keeps the stored codes (``np.int8`` ±1) and item ids of the
 live version next to a :class:`hashlab.index.HammingIndex` built from them. :meth:`VersionedIndex.update` stages a
 new version - new items appended, selected items re-encoded by the updated model, and only the items whose code
 actually changed rewritten - then replaces the live version in one assignment. Any exception while staging

@@ -1,6 +1,6 @@
 r"""FedAvg of hash heads across simulated clients, with the seed's per-client margin scaling, and two baselines.
 
-Seed 001 (Wells et al., "Federated Deep Hashing with Margin-Scalable Semantic Constraints", no experiments): clients
+Wells et al. ("Federated Deep Hashing with Margin-Scalable Semantic Constraints", undated, no experiments): clients
 run "several local optimization steps" on private data and a server "aggregates them into a new global model"
 (FedAvg, McMahan et al. 2017); the margin-scalable loss is computed locally "drawing on global margin schedules
 communicated by the server", the server using client statistics such as "average intra-class distances".

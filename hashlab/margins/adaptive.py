@@ -1,11 +1,12 @@
-"""Density-adaptive margins with a hysteresis controller, and pinned anchor prototypes (seed 000, §4).
+"""Density-adaptive margins with a hysteresis controller, and pinned anchor prototypes.
 
-Seed 000 ("Continual Deep Hash Learning ... with Margin-Adaptive Semantic Preservation") describes, without formulas:
+Crawford & Ahuja ("Continual Deep Hash Learning for Dynamic Image Databases with Margin-Adaptive Semantic
+Preservation", undated preprint, §4) describe, without formulas:
 per-example margins "derived from the local density and the global separation between its assigned cluster and the
 nearest foreign cluster" (ambiguous examples get a larger margin, well-clustered ones a smaller one), applied through
 "a hysteresis controller that applies margin updates in a damped, smoothed fashion, integrating evidence over multiple
 update cycles", and "anchor points ... whose hash codes are pinned and not allowed to drift beyond a tight radius".
-The formulas below are hashlab's concrete reading (workbench proposal, seeds digest M0.5-M0.7), not the seed's.
+The formulas below are hashlab's concrete reading of these three mechanisms, not the paper's.
 
 Density-adaptive target margin of item ``i`` with relaxed code ``u_i`` (distances ``d(u, v) = ||u - v||^2 / 4``, the
 Hamming distance for ±1 codes):
