@@ -107,9 +107,6 @@ class ClassIncrementalStream:
     def in_dim(self) -> int:
         return int(self.tasks[0].features["train"].shape[1])
 
-    def seen_classes(self, t: int) -> tuple[int, ...]:
-        return tuple(c for task in self.tasks[: t + 1] for c in task.classes)
-
     def accumulated(self, t: int, split: str = "train") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(ids, features, labels)`` of tasks ``0..t`` in ``split`` (what a full retrain at step ``t`` sees)."""
         parts = self.tasks[: t + 1]
