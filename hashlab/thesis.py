@@ -1,4 +1,5 @@
-"""The seed thesis's published numbers (Tables 3-6) and figure list, read from ``data_files/thesis_results.json``.
+"""The published numbers (Tables 3-6) and figure list of Mao's thesis (2024), read from
+``data_files/thesis_results.json``.
 
 Source: P. Mao, "Exploring and Evaluating Deep Hashing Methods within Vision Foundation Model Feature Spaces for
 Similarity Search and Privacy Preservation", B.Sc. thesis, University of Bamberg, 2024. Values are copied exactly as

@@ -1,4 +1,5 @@
-r"""FedAvg of hash heads across simulated clients, with the seed's per-client margin scaling, and two baselines.
+r"""FedAvg of hash heads across simulated clients, with Wells et al.'s per-client margin scaling, and two
+baselines.
 
 Wells et al. ("Federated Deep Hashing with Margin-Scalable Semantic Constraints", undated, no experiments): clients
 run "several local optimization steps" on private data and a server "aggregates them into a new global model"
@@ -15,8 +16,8 @@ What is implemented (an in-process simulator: no network, every client takes par
   :math:`\bar d^{intra}_k` and of different-class pairs :math:`\bar d^{inter}_k`; with the gap
   :math:`g_k = \bar d^{inter}_k - \bar d^{intra}_k` and its size-weighted mean :math:`\bar g`, the server sends back
   :math:`m_k = m_0 \cdot \operatorname{clip}(1 + \gamma (\bar g - g_k)/L,\ s_{min}, s_{max})`: a client whose
-  classes are less separated than average trains with a larger margin. Simplified from the seed (digest §2, M1.4):
-  one scalar margin per client (not per class or layer), statistics sent unquantized and without privacy noise; a
+  classes are less separated than average trains with a larger margin. Simplified from Wells et al.'s
+  margin-scalable constraints: one scalar margin per client (not per class or layer), statistics sent unquantized and without privacy noise; a
   client with a single class (no different-class pairs) gets the base margin.
 * Evaluation each round: the server model encodes test queries and the **full** training database
   (:func:`hashlab.experiment.evaluate`); the round reported as the result is chosen by validation mAP only.

@@ -25,7 +25,7 @@ updates, and then ``m_t = m_{t-1} + clip(s_t - m_{t-1}, -max_step, max_step)``. 
 Anchor prototypes (pinned codes ``b_a``, chosen by iCaRL herding): whenever an optimiser step leaves some anchor
 farther than Hamming radius ``r`` from its pinned code, corrective steps minimise the sign-agreement hinge
 ``L_anchor = sum_a sum_k max(0, delta - b_ak u_ak)`` (over every anchor, or only those outside the radius) until every
-anchor is back within ``r``. The digest's soft variant ``sum_a max(0, ||u_a - b_a||^2 / 4 - r)`` is not a bound on
+anchor is back within ``r``. The soft variant ``sum_a max(0, ||u_a - b_a||^2 / 4 - r)`` is not a bound on
 the Hamming drift of ``sign(u_a)``, so hashlab enforces the radius on the binarised codes instead.
 """
 

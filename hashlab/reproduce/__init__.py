@@ -1,4 +1,5 @@
-"""``hashlab reproduce``: the seed thesis's whole protocol, resumable, writing Tables 3-6 and Figs. 17-30 analogues.
+"""``hashlab reproduce``: the whole protocol of Mao's thesis (2024), resumable, writing Tables 3-6 and Figs. 17-30
+analogues.
 
 Protocol (P. Mao, B.Sc. thesis, University of Bamberg, 2024, §4): frozen-encoder embeddings of every split (cached by
 ``hashlab.features``); Euclidean KNN on the raw embeddings for k in {3, 5, 7, 10, 15} on the validation and test
