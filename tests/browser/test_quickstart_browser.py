@@ -14,16 +14,7 @@ import shutil
 
 import pytest
 
-from .conftest import (
-    ARTIFACTS,
-    REPO,
-    RUN_ALL_TIMEOUT_MS,
-    active_notebook,
-    assert_no_error_output,
-    run_all_cells,
-    screenshot,
-    wait_kernel_idle,
-)
+from .conftest import ARTIFACTS, REPO, active_notebook, open_and_run, screenshot, wait_kernel_idle
 
 pytestmark = pytest.mark.browser
 
@@ -41,15 +32,7 @@ def _widget_state(explorer) -> dict[str, str]:
 
 
 def test_quickstart_run_all_then_bit_slider_retrains(lab_server, page):
-    page.goto(lab_server.lab_url(NOTEBOOK))
-    page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for(timeout=120_000)
-    wait_kernel_idle(page)
-    screenshot(page, "01_opened")
-
-    run_all_cells(page)
-    active_notebook(page).get_by_text("all claims hold").wait_for(timeout=RUN_ALL_TIMEOUT_MS)
-    wait_kernel_idle(page)
-    assert_no_error_output(page)
+    open_and_run(page, lab_server, NOTEBOOK, "all claims hold")  # the marker in an output, not in the source
     notebook = active_notebook(page)
 
     explorer = notebook.locator(".widget-vbox", has=page.locator(".widget-slider")).first
