@@ -128,6 +128,11 @@ class HashingModule(pl.LightningModule):
             "map_k": config.map_k,
         }
         kwargs.update(changes)
+        from hashlab.losses.base import _accepted_hparams, loss_class
+
+        if "seed" in _accepted_hparams(loss_class(config.method)) and "seed" not in kwargs["loss_kwargs"]:
+            # losses that sample (triplets) follow the run's seed, so a seed spread includes their randomness
+            kwargs["loss_kwargs"] = {**kwargs["loss_kwargs"], "seed": config.seed}
         return cls(in_dim=in_dim, n_classes=n_classes, backbone=backbone, **kwargs)
 
     # ----------------------------------------------------------------------------------------- forward / encode
