@@ -27,6 +27,10 @@
 #
 # The thesis gives no head, optimiser, learning rate, epochs or loss weights; hashlab's choices are printed below and
 # recorded by `hashlab reproduce` in `assumptions.json`.
+#
+# **Real data.** Set `REAL_DATA` in the parameters cell to a MedMNIST file found on disk (for example
+# `"pneumoniamnist"`) to run every cell on real medical images (standardised pixels; in FAST mode that took 27 s
+# wall-clock on the shared 2-core machine). Only the claims that do not depend on the dataset are then checked.
 
 # %% tags=["parameters"]
 import numpy as np
@@ -46,12 +50,21 @@ PRESET = reproduce.FAST_SETTINGS if FAST else reproduce.FULL_SETTINGS
 EPOCHS, BATCH, LR, HIDDEN = PRESET["epochs"], PRESET["batch_size"], PRESET["lr"], PRESET["hidden"]
 K, MAP_K = 7, 100
 DATASET, BACKBONE, REASON = reproduce.choose_setting(FAST)
+# real images instead: the name of a MedMNIST file on disk (hashlab.widgets.available_offline() lists them, e.g.
+# "pneumoniamnist"); its standardised pixels are used, and only the data-independent claims are checked
+REAL_DATA = None
 # a full run stores its grid cells where `hashlab reproduce` keeps them, so either can resume the other
 CELLS_DIR = None if FAST else config.figures_dir() / "reproduce" / "cells"
 FIG_DIR = config.figures_dir()
 
 # %%
-emb = get_embeddings(DATASET, BACKBONE)
+if REAL_DATA:
+    from hashlab.widgets import available_offline
+
+    DATASET, BACKBONE, REASON = REAL_DATA, "pixels", "real MedMNIST images chosen in the parameters cell"
+    emb = get_embeddings(DATASET, BACKBONE, size=28, root=available_offline().datasets[DATASET])
+else:
+    emb = get_embeddings(DATASET, BACKBONE)
 print(f"dataset = {DATASET}, backbone = {BACKBONE} ({REASON})")
 print(
     f"train/val/test = {len(emb.train.labels)}/{len(emb.val.labels)}/{len(emb.test.labels)}; queries = test, database = train"
@@ -243,15 +256,22 @@ ExperimentExplorer(
 #   epochs).
 # * Like the thesis (Table 5: every method except HashNet, whose 24-bit dip is the only exception, gains from 12 to
 #   48 bits), the mean accuracy over methods does not drop from the shortest to the longest code by more than 2 points.
+#
+# The thresholds were set on digits; with `REAL_DATA` only "higher mAP than random codes" is checked.
 
 # %%
+DIGITS = (
+    DATASET == "digits"
+)  # the thresholds below were set on digits; on other data only mAP > random is claimed
 for (method, b), cell in cells.items():
-    assert cell.metrics["knn_acc"] >= random[b]["knn_acc"] + 0.20, (method, b, cell.metrics["knn_acc"])
     assert cell.metrics["map"] > random[b]["map"], (method, b)
+    if DIGITS:
+        assert cell.metrics["knn_acc"] >= random[b]["knn_acc"] + 0.20, (method, b, cell.metrics["knn_acc"])
 best = grid[grid["bits"] == TOP]["knn_acc"].max()
-assert best >= acc_raw - 0.08, (best, acc_raw)
 means = grid.groupby("bits")["knn_acc"].mean()
-assert means[TOP] >= means[min(BITS)] - 0.02, means
+if DIGITS:
+    assert best >= acc_raw - 0.08, (best, acc_raw)
+    assert means[TOP] >= means[min(BITS)] - 0.02, means
 print(
     f"best {TOP}-bit method: {100 * best:.2f} % vs raw {100 * acc_raw:.2f} % ({DATASET}/{BACKBONE}, test queries)"
 )
