@@ -721,3 +721,39 @@ def test_provenance_records_checksums_and_split_duplicates(dataset):
         from hashlab.data import medmnist_md5
 
         assert record["checksums"]["md5 (published MedMNIST file)"] == medmnist_md5(dataset, 28)
+
+
+@pytest.mark.parametrize(
+    ("placement", "message"),
+    [
+        ({"devices": 2}, "reproduce trains its cells in one process"),
+        ({"num_nodes": 2}, "reproduce trains its cells in one process"),
+        ({"strategy": "warp"}, "unknown strategy"),
+        ({"precision": "8bit"}, "unknown precision"),
+        ({"accelerator": "cpu", "precision": "16-mixed"}, "needs a GPU"),
+    ],
+)
+def test_placement_that_cannot_run_is_refused_before_any_work(tmp_path, placement, message):
+    from hashlab.reproduce import reproduce
+
+    with pytest.raises(ValueError, match=message):
+        reproduce("digits", "pixels", tmp_path / "out", fast=True, placement=placement)
+    assert not (tmp_path / "out").exists()
+
+
+def test_cells_train_where_the_placement_says(tmp_path):
+    from hashlab.reproduce import reproduce
+
+    result = reproduce(
+        "digits",
+        "pixels",
+        tmp_path / "out",
+        methods=["dpsh"],
+        bits=[12],
+        fast=True,
+        subsample=(200, 60, 60),
+        figures=False,
+        bar=False,
+        placement={"accelerator": "cpu", "precision": "32-true"},
+    )
+    assert result["computed"] == 1

@@ -69,6 +69,14 @@ def add_reproduce_arguments(parser: argparse.ArgumentParser) -> argparse.Argumen
         action="store_true",
         help="run in an --out folder that holds a run with other settings (cells that differ are recomputed)",
     )
+    placement = parser.add_argument_group("where each cell trains (Lightning; one process)")
+    placement.add_argument("--accelerator", default=None, help="auto, cpu, gpu (default: auto)")
+    placement.add_argument("--devices", type=int, default=None, help="devices per cell; reproduce runs 1")
+    placement.add_argument("--num-nodes", type=int, default=None, help="nodes per cell; reproduce runs 1")
+    placement.add_argument("--strategy", default=None, help="Lightning strategy (default: auto)")
+    placement.add_argument(
+        "--precision", default=None, help="32-true, 16-mixed, bf16-mixed (default: 32-true)"
+    )
     return parser
 
 
@@ -109,6 +117,10 @@ def run_reproduce(args: argparse.Namespace) -> int:
         bar=not getattr(args, "no_progress", False),
         force_restart=getattr(args, "force_restart", False),
         log=print,
+        placement={
+            name: getattr(args, name, None)
+            for name in ("accelerator", "devices", "num_nodes", "strategy", "precision")
+        },
     )
     print(
         f"wrote Tables 3-6, {len(result['figures'])} figures and assumptions to {result['out_dir']} "

@@ -399,7 +399,11 @@ def warm_up(embeddings: Any, seed: int = 0) -> None:
 
 
 def compute_cell(
-    embeddings: Any, settings: dict[str, Any], progress: bool = False, run_id: str = ""
+    embeddings: Any,
+    settings: dict[str, Any],
+    progress: bool = False,
+    run_id: str = "",
+    placement: dict[str, Any] | None = None,
 ) -> CellResult:
     """Train one (method, bits, seed) head with ``experiment.run`` and evaluate it (test queries vs train
     database); ``run_id`` names the run that trains it."""
@@ -422,6 +426,9 @@ def compute_cell(
         weight_decay=settings["weight_decay"],
         val_db_size=settings["val_db_size"],
         subsample=None,  # the embeddings handed over are already subsampled
+        **dict(
+            placement or {}
+        ),  # where Lightning trains (accelerator, precision); not part of the cell's identity
     )
     timer = TrainingTimer()
     result = experiment.run(config, embeddings=embeddings, callbacks=[timer], progress=progress)
@@ -485,6 +492,7 @@ def run_grid(
     log: Callable[[str], None] | None = None,
     on_cell: Callable[[CellResult, bool], None] | None = None,
     run_id: str = "",
+    placement: dict[str, Any] | None = None,
 ) -> dict[tuple[Any, ...], CellResult]:
     """Train and evaluate every method x code length (x seed) on ``embeddings`` (already subsampled if wanted).
 
@@ -543,7 +551,9 @@ def run_grid(
                 reused = cell is not None
                 if cell is None:
                     warm_up(embeddings, s)
-                    cell = compute_cell(embeddings, settings, progress=progress, run_id=run_id)
+                    cell = compute_cell(
+                        embeddings, settings, progress=progress, run_id=run_id, placement=placement
+                    )
                     if folder is not None:
                         _write_cell(folder, cell)
                 out[(method, b) if seeds is None else (method, b, s)] = cell

@@ -270,6 +270,30 @@ def _dataset_provenance(dataset: str, size: int) -> tuple[Any, dict[str, Any], s
     return bundle, record, dups.summary()
 
 
+def _check_placement(placement: dict[str, Any] | None) -> dict[str, Any]:
+    """Where each cell trains (``accelerator``, ``precision``, ``devices``...), checked before any work.
+
+    ``reproduce`` trains its cells one after another in this process and writes its folder from it, so a placement
+    with several processes (``devices`` > 1, ``num_nodes`` > 1) is refused: run ``hashlab train`` under DDP for one
+    large cell, or one ``reproduce`` per GPU on disjoint ``--methods`` (docs/distributed.md).
+    """
+    from hashlab.settings import TrainingConfig
+    from hashlab.training import check_resources
+
+    placement = {k: v for k, v in dict(placement or {}).items() if v is not None}
+    unknown = set(placement) - {"accelerator", "devices", "num_nodes", "strategy", "precision"}
+    if unknown:
+        raise ValueError(f"unknown placement option(s) {sorted(unknown)}")
+    training = TrainingConfig(**placement)
+    if training.distributed:
+        raise ValueError(
+            "reproduce trains its cells in one process: --devices and --num-nodes must be 1 "
+            "(use hashlab train under DDP for one large run, or one reproduce per GPU on disjoint --methods)"
+        )
+    check_resources(training)
+    return placement
+
+
 def reproduce(
     dataset: str,
     backbone: str,
@@ -296,6 +320,7 @@ def reproduce(
     bar: bool = True,
     force_restart: bool = False,
     log: Callable[[str], None] | None = None,
+    placement: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run the thesis protocol on ``dataset`` / ``backbone`` and write tables, figures and assumptions to ``out_dir``.
 
@@ -322,6 +347,7 @@ def reproduce(
     seeds = [int(x) for x in seeds]
     extra_bits = None if seed_bits is None or len(seeds) == 1 else sorted({int(b) for b in seed_bits})
     out = check_output_dir(out_dir, "--out")
+    placement = _check_placement(placement)
     from hashlab.experiment import ExperimentConfig
 
     defaults = ExperimentConfig()
@@ -342,7 +368,8 @@ def reproduce(
     }
     # The grid's extent (methods, bits, the seeds after the first) may grow between runs in one folder, as cells are
     # kept per (method, bits, seed); every other setting must match to resume.
-    grid_extent = ("seeds", "seed_bits")
+    grid_extent = ("seeds", "seed_bits", "placement")
+    settings["placement"] = placement
     run_settings = _jsonable(
         {
             "dataset": dataset,
@@ -494,6 +521,7 @@ def _reproduce_locked(
         log=log,
         on_cell=_progress,
         run_id=run_id,
+        placement=settings.get("placement"),
     )
 
     tables = {
