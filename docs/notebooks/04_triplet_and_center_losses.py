@@ -21,6 +21,10 @@
 # Fig. 30 of the thesis compares the training cost of the three methods "in seconds" but **gives no numbers**, no
 # dataset, no hardware and does not say what was timed. Ours is the wall-clock time of each `experiment.run` fit on
 # the hardware printed below, one run per cell, on a machine that may be shared: read it as a rough comparison.
+#
+# **Real data.** Set `REAL_DATA` in the parameters cell to a MedMNIST file found on disk (for example
+# `"pneumoniamnist"`) to run every cell on real medical images (standardised pixels; in FAST mode that took 28 s
+# wall-clock on the shared 2-core machine). Only the claims that do not depend on the dataset are then checked.
 
 # %% tags=["parameters"]
 import numpy as np
@@ -40,11 +44,20 @@ PRESET = reproduce.FAST_SETTINGS if FAST else reproduce.FULL_SETTINGS
 EPOCHS, BATCH, LR, HIDDEN = PRESET["epochs"], PRESET["batch_size"], PRESET["lr"], PRESET["hidden"]
 K, MAP_K = 7, 100
 DATASET, BACKBONE, REASON = reproduce.choose_setting(FAST)
+# real images instead: the name of a MedMNIST file on disk (hashlab.widgets.available_offline() lists them, e.g.
+# "pneumoniamnist"); its standardised pixels are used, and only the data-independent claims are checked
+REAL_DATA = None
 CELLS_DIR = None if FAST else config.figures_dir() / "reproduce" / "cells"  # shared with `hashlab reproduce`
 FIG_DIR = config.figures_dir()
 
 # %%
-emb = get_embeddings(DATASET, BACKBONE)
+if REAL_DATA:
+    from hashlab.widgets import available_offline
+
+    DATASET, BACKBONE, REASON = REAL_DATA, "pixels", "real MedMNIST images chosen in the parameters cell"
+    emb = get_embeddings(DATASET, BACKBONE, size=28, root=available_offline().datasets[DATASET])
+else:
+    emb = get_embeddings(DATASET, BACKBONE)
 HARDWARE = hardware_info()
 print(f"dataset = {DATASET}, backbone = {BACKBONE} ({REASON})")
 print(
@@ -235,13 +248,21 @@ ExperimentExplorer(
 # * The best of the three at the longest code is within 8 points of the raw-embedding KNN (FAST: digits, 3 epochs).
 # * TCL needs fewer distances per batch than a batch-all triplet loss (counted, not timed); the timing itself is shown,
 #   not asserted: on a shared CPU it is too noisy to test.
+#
+# The thresholds were set on digits; with `REAL_DATA` every method must still have a higher mAP than random codes.
 
 # %%
 random = {b: reproduce.random_codes_baseline(emb, b, seed=SEED, knn_k=K, map_k=MAP_K) for b in BITS}
+DIGITS = (
+    DATASET == "digits"
+)  # the thresholds below were set on digits; on other data only mAP > random is claimed
 for (method, b), cell in cells.items():
-    assert cell.metrics["knn_acc"] >= random[b]["knn_acc"] + 0.20, (method, b, cell.metrics["knn_acc"])
+    assert cell.metrics["map"] > random[b]["map"], (method, b)
+    if DIGITS:
+        assert cell.metrics["knn_acc"] >= random[b]["knn_acc"] + 0.20, (method, b, cell.metrics["knn_acc"])
 best = grid[grid["bits"] == TOP]["knn_acc"].max()
-assert best >= acc_raw - 0.08, (best, acc_raw)
+if DIGITS:
+    assert best >= acc_raw - 0.08, (best, acc_raw)
 assert counts["tcl"] < counts["pairwise matrix"] < counts["valid triplets"], counts
 assert all(cell.train_seconds > 0 for cell in cells.values())
 print(
