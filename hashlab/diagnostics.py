@@ -72,8 +72,11 @@ def code_warnings(codes: Mapping[str, np.ndarray], labels: Mapping[str, np.ndarr
 
 
 def warn_if_degenerate(codes: Mapping[str, np.ndarray], labels: Mapping[str, np.ndarray]) -> list[str]:
-    """:func:`code_warnings`, each also raised as a :class:`DegenerateRunWarning`; returns the lines."""
+    """:func:`code_warnings`; the lines that make the metrics meaningless (collapsed codes, unanswerable queries)
+    are also raised as a :class:`DegenerateRunWarning`. Dead bits are returned, not raised: a few constant bits are
+    common in short runs and shorten the code without voiding the result. Returns every line."""
     found = code_warnings(codes, labels)
     for line in found:
-        warnings.warn(line, DegenerateRunWarning, stacklevel=2)
+        if "dead bits" not in line:
+            warnings.warn(line, DegenerateRunWarning, stacklevel=2)
     return found

@@ -68,6 +68,7 @@ class ExperimentResult:
         row.update({k: round(v, 4) for k, v in self.metrics.items()})
         row["best_epoch"] = self.best_epoch
         row["train_s"] = round(self.train_seconds, 2)
+        row["warnings"] = "; ".join(self.warnings) if self.warnings else "none"
         return row
 
 

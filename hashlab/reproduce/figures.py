@@ -77,7 +77,10 @@ def accuracy_vs_bits_figure(
         raise ValueError(f"no {family} method (thesis Table {table}) in the grid: nothing to plot")
     same = thesis_dataset_for(dataset)
     ref = thesis.thesis_table(table)
-    ref = ref[ref["dataset"] == (same or "")]
+    # On another dataset the thesis curves are still drawn (its PathMNIST values), on a panel of their own: the
+    # shapes and the ranking can be compared, the values cannot.
+    shown_on = same or "pathmnist"
+    ref = ref[ref["dataset"] == shown_on]
     ref_long = [
         {"method": thesis.method_label(m), "bits": int(b), "knn_acc": v}
         for m, b, v in zip(ref["method"], ref["bits"], ref["value"], strict=True)
@@ -89,6 +92,8 @@ def accuracy_vs_bits_figure(
         metric="knn_acc",
         baseline=raw_acc,
         thesis=ref_long or None,
+        thesis_panel=same is None,
+        thesis_label=f"thesis ({shown_on}, another dataset)",
         percent=True,
         ylabel="Hamming KNN accuracy (%), test queries",
         title=f"Fig. {num} analogue: {family} methods, {dataset} / {backbone}",
