@@ -59,6 +59,13 @@ def code_warnings(codes: Mapping[str, np.ndarray], labels: Mapping[str, np.ndarr
             constant = int(((db == db[:1]).all(axis=0)).sum())
             if constant:
                 found.append(f"{constant} of {db.shape[1]} bits never change across the database (dead bits)")
+            n_classes = len(_class_ids(labels["train"])) if "train" in labels else 0
+            distinct = len(np.unique(db, axis=0))
+            if distinct < n_classes:
+                found.append(
+                    f"only {distinct} distinct codes for {n_classes} classes in the database: "
+                    "the codes cannot tell the classes apart (collapsed)"
+                )
     if "test" in labels and "train" in labels:
         missing = _class_ids(labels["test"]) - _class_ids(labels["train"])
         if missing:
@@ -72,11 +79,12 @@ def code_warnings(codes: Mapping[str, np.ndarray], labels: Mapping[str, np.ndarr
 
 
 def warn_if_degenerate(codes: Mapping[str, np.ndarray], labels: Mapping[str, np.ndarray]) -> list[str]:
-    """:func:`code_warnings`; the lines that make the metrics meaningless (collapsed codes, unanswerable queries)
-    are also raised as a :class:`DegenerateRunWarning`. Dead bits are returned, not raised: a few constant bits are
-    common in short runs and shorten the code without voiding the result. Returns every line."""
+    """:func:`code_warnings`; the lines that make the metrics meaningless (collapsed codes: one code, or fewer
+    distinct codes than classes; unanswerable queries) are also raised as a :class:`DegenerateRunWarning`. Dead bits
+    alone are returned, not raised: a few constant bits are common in short runs and shorten the code without voiding
+    the result. Returns every line."""
     found = code_warnings(codes, labels)
     for line in found:
-        if "dead bits" not in line:
+        if "dead bits" not in line or "collapsed" in line:
             warnings.warn(line, DegenerateRunWarning, stacklevel=2)
     return found

@@ -79,7 +79,7 @@ def test_settings_that_cannot_learn_are_refused_before_training():
 
 
 def test_collapsed_codes_are_reported_not_presented_as_a_result():
-    with pytest.warns(DegenerateRunWarning, match="share one code|never change"):
+    with pytest.warns(DegenerateRunWarning, match="share one code|collapsed"):
         result = run(_tiny(lr=1e6, epochs=1), progress=False)
     assert result.warnings
 
@@ -93,5 +93,10 @@ def test_code_warnings_on_hand_made_codes():
     dead = np.array([[1, 1, -1], [1, -1, 1]], dtype=np.int8)
     lines = code_warnings({"train": dead}, {"train": np.array([0, 1])})
     assert lines == ["1 of 3 bits never change across the database (dead bits)"]
+    two = np.array([[1, 1], [1, 1], [-1, -1], [-1, -1]], dtype=np.int8)
+    lines = code_warnings({"train": two}, {"train": np.array([0, 1, 2, 2])})
+    assert lines == [
+        "only 2 distinct codes for 3 classes in the database: the codes cannot tell the classes apart (collapsed)"
+    ]
     healthy = np.array([[1, -1], [-1, 1]], dtype=np.int8)
     assert code_warnings({"train": healthy}, {"train": np.array([0, 1]), "test": np.array([1])}) == []
