@@ -127,6 +127,22 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
+# **Exercise 1 · predict, then run.** How many Hamming distances does `flat` compute per query at each database size,
+# and by what factor does that count grow from the smallest to the largest N? Does `ivf`'s count grow by the same
+# factor? Write your answer down, then run the folded solution cell below.
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+# flat compares the query with every code: N distances, so its count grows exactly as N (10x here). ivf visits
+# only nprobe of its nlist lists, and nlist grows as sqrt(N), so its count grows roughly as sqrt(N).
+# backends run at every size (hnsw stops at HNSW_MAX_N)
+counts = sweep.pivot_table(index="backend", columns="N", values="ndis_per_query", sort=False).dropna()
+counts["growth"] = counts[SIZES[-1]] / counts[SIZES[0]]
+print(f"N grows {SIZES[-1] / SIZES[0]:g}x")
+display(counts.round(1))
+assert (counts.loc["flat", list(SIZES)].to_numpy() == np.array(SIZES)).all()
+assert counts.loc["ivf", "growth"] < 0.5 * SIZES[-1] / SIZES[0]
+
+# %% [markdown]
 # ## Where the time goes
 #
 # A flat scan reads every code once per query batch: its floor is the bytes scanned divided by the memory
@@ -205,6 +221,27 @@ radius_table = pd.DataFrame(radius_rows)
 radius_table.round(3)
 
 # %% [markdown]
+# **Exercise 2 · predict, then run.** `mih` cuts each 64-bit code into `nhash = 4` substrings of 16 bits and keeps one
+# hash table per substring. If two codes differ in at most r = 12 bits, at least one of the four substrings differs in
+# at most how many bits? How many table buckets must `mih` then probe per query (all four tables, every substring
+# within that many flipped bits) to be sure it misses no item within r = 12?
+# Write your answer down, then run the folded solution cell below.
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+# Pigeonhole: 12 differing bits spread over 4 substrings leave one substring with at most 12 // 4 = 3 of them. So
+# mih probes, in each table, the query's substring with up to 3 bits flipped: C(16,0)+C(16,1)+C(16,2)+C(16,3)
+# buckets, times 4 tables; the answer equals the exact scan's (the radius table above).
+from math import comb
+
+nhash = indexes["mih"].options["nhash"]
+sub_bits, flips = BITS // nhash, 12 // nhash
+buckets = nhash * sum(comb(sub_bits, i) for i in range(flips + 1))
+print(f"nhash = {nhash} substrings of {sub_bits} bits, at most {flips} flipped bits each: {buckets} buckets")
+display(radius_table[radius_table["radius"] == 12].set_index("backend")[["items per query", "equal to flat"]])
+assert (nhash, flips, buckets) == (4, 3, 4 * (1 + 16 + 120 + 560))
+assert radius_table.set_index(["radius", "backend"]).loc[(12, "mih"), "equal to flat"]
+
+# %% [markdown]
 # ## Try it: code length and search radius
 #
 # Pick a code length and a radius: the widget builds the four indexes on `WIDGET_N` replicated codes of that length
@@ -255,6 +292,22 @@ bits_box.observe(_show, names="value")
 radius_box.observe(_show, names="value")
 display(widgets.HBox([bits_box, radius_box]), out)
 _show()
+
+# %% [markdown]
+# **Exercise 3 · predict, then run.** `ivf` searches `nprobe = 16` of its lists. With `nprobe = 1` (only the list of
+# the nearest centroid), does recall@100 go up or down, and by about how much? And the distances per query?
+# Write your answer down, then run the folded solution cell below.
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+# One list holds only a fraction of the true neighbours (those that fell into the query's cell), so recall drops
+# sharply; far fewer codes are compared. nprobe trades recall for distances computed.
+probe = replicate(base, SIZES[0], BITS)
+probes = {f"nprobe={p}": {"backend": "ivf", "nprobe": p} for p in (1, 4, 16)}
+nprobe_rows = benchmark_backends(probe, queries, K, probes, packed=True, bits=BITS)
+nprobe_table = pd.DataFrame(nprobe_rows).set_index("label")
+display(nprobe_table[["recall", "ndis_per_query"]].round(3))
+assert nprobe_table.loc["nprobe=1", "recall"] < nprobe_table.loc["nprobe=16", "recall"] - 0.3
+assert nprobe_table.loc["nprobe=1", "ndis_per_query"] < nprobe_table.loc["nprobe=16", "ndis_per_query"] / 4
 
 # %% [markdown]
 # ## What this notebook claims, checked
