@@ -42,6 +42,11 @@ BITS = (12, 24, 36, 48)  # the thesis's code lengths, also in FAST mode (trainin
 # an early-stopped head and one trained as long as `hashlab reproduce` trains (30); full mode adds a long run
 EPOCHS = (10, 30) if FAST else (10, 30, 100)
 DECODER = dict(hidden=(256,), alpha=1.0, max_iter=500)  # the attacker's MLP regressor
+# Checkpoint selection on the validation mAP over the WHOLE database (the library default is mAP@100). This study
+# is about how long a head trains, and mAP@100 stops rewarding training once the top 100 are right: it published
+# epoch 25 of the 30-epoch 48-bit head (re-identification 0.072); whole-database mAP keeps rising with the class
+# collapse and publishes epoch 30 (0.047). See "Which epoch is published" below.
+MAP_K = None
 N_SHOW = 10  # digits in the reconstruction grid
 
 # %%
@@ -58,7 +63,7 @@ print("hardware:", hardware_info())
 # ## The published heads
 #
 # One head per code length and training length through `hashlab.experiment.run` (checkpoint chosen on the validation
-# mAP), the same path as every other notebook. Training length matters here: a class-supervised loss keeps pulling
+# mAP over the whole database, `MAP_K = None`), the same path as every other notebook. Training length matters here: a class-supervised loss keeps pulling
 # same-class codes together, so the longer it trains, the less of each individual's detail the code keeps. Retrieval
 # utility (test queries vs training database) is shown for context.
 
@@ -66,7 +71,9 @@ print("hardware:", hardware_info())
 results = {
     e: {
         b: run(
-            ExperimentConfig(dataset=DATASET, backbone=BACKBONE, method=METHOD, bits=b, epochs=e, seed=SEED),
+            ExperimentConfig(
+                dataset=DATASET, backbone=BACKBONE, method=METHOD, bits=b, epochs=e, seed=SEED, map_k=MAP_K
+            ),
             embeddings=emb,
             progress=False,
         )
@@ -193,6 +200,13 @@ storage.round(1).astype(object).fillna("n/a")  # pixels are not 768-d embeddings
 # * **Attribute inference is the utility.** The class is predicted from the codes nearly as well as from the raw
 #   features, and better the longer the head trains; for class-supervised hashing that is exactly what the codes are
 #   trained to preserve, so this leakage cannot be removed without removing the utility.
+# * **Which epoch is published matters.** The checkpoint is the best validation epoch, so the selection criterion
+#   decides how long the published head has really trained. Measured here (48 bits, 30 epochs, seed 0): selecting on
+#   mAP@100 (the library's default since 2026-11-30) publishes epoch 25, whose codes re-identify 7.2 % of test items,
+#   4.4 points above the label-only 2.8 %; selecting on the whole-database mAP (`MAP_K = None`, pinned above)
+#   publishes epoch 30 and re-identifies 4.7 %. mAP@100 only asks that the first 100 neighbours be right, which
+#   holds before each class has collapsed; the whole-database mAP keeps improving as it does. A head published
+#   earlier keeps more of the individual.
 # * Scope: one dataset (digits, pixel features), one method (DPSH), one seed, one attacker (an MLP regressor trained
 #   on 359 auxiliary pairs). A stronger decoder or a larger auxiliary set may recover more, so these numbers show
 #   what leaks at least; a low number here is not a proof of privacy.
@@ -202,8 +216,9 @@ storage.round(1).astype(object).fillna("n/a")  # pixels are not 768-d embeddings
 # * Raw features re-identify ≥ 95 % of test items; 12-bit codes at most 15 % (at least 70 points below raw) at every
 #   training length, and every code at most 30 %.
 # * Early-stopped heads (10 epochs): re-identification grows with bits, 48-bit codes at least 5 points above 12-bit.
-# * Trained 30 epochs or more: 48-bit re-identification drops by at least 5 points from the early-stopped head, and
-#   every code length is within 4 points of the label-only (class mean) reference.
+# * Trained 30 epochs or more (and selected on the whole-database mAP): 48-bit re-identification drops by at least 5
+#   points from the early-stopped head, and every code length is within 4 points of the label-only (class mean)
+#   reference.
 # * Codes always re-identify more than random codes (by ≥ 1.5 points); random codes stay at chance (≤ 5/N).
 # * Reconstructions from codes resemble the inputs (cosine ≥ 0.5) while random codes do not (|cosine| ≤ 0.1).
 # * Attribute inference: the class is predicted from 12-bit codes with ≥ 80 % accuracy (≥ 90 % after 30 epochs),
