@@ -132,7 +132,7 @@ def test_explorer_click_trains_selected_method_and_draws_results(embeddings):
     assert not ex.margin.disabled and ex.margin.value == pytest.approx(2.0 * 8)  # DSH: epsilon = 2L
     ex.margin.value = 10.0
     ex.bits.value = 12
-    assert ex.margin.value == pytest.approx(2.0 * 12)  # margin default follows the bit length
+    assert ex.margin.value == pytest.approx(10.0 * 12 / 8)  # the user's margin is rescaled with L, not reset
     ex.margin.value = 7.0
     before = ex.output.outputs
     ex.train_button.click()
@@ -383,3 +383,17 @@ def test_autoencoder_explorer_busy_state(monkeypatch):
     assert seen == [BUSY, BUSY]  # one training per variant, both while busy
     assert set(res["map"]) == {"ae_latent", "ae_code"} and "mAP" in ex.status.value
     assert len(ex.history) == 1 and not ex.train_button.disabled
+
+
+def test_explorer_keeps_the_users_margin_when_the_bits_move(tmp_path):
+    """A margin the user chose survives a bits change: rescaled with L for DSH (margin 2L), said in the status."""
+    from hashlab.widgets import ExperimentExplorer
+
+    explorer = ExperimentExplorer(datasets=["digits"], backbones=["pixels"], method="dsh", bits=24)
+    assert explorer.margin.value == 48.0  # DSH's default 2L
+    explorer.margin.value = 30.0
+    explorer.bits.value = 48
+    assert explorer.margin.value == 60.0
+    assert "rescaled" in explorer.status.value and "30" in explorer.status.value
+    explorer.method.value = "dpsh"
+    assert explorer.margin.disabled

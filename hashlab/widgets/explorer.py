@@ -277,8 +277,8 @@ class ExperimentExplorer(_TrainingWidget):
         self.train_button = self.button("Train")
         self.train_button.on_click(self._on_click)
         self.method.observe(self._on_method_change, names="value")
-        # a margin's default may scale with L (DSH: 2L)
-        self.bits.observe(self._on_method_change, names="value")
+        # a margin's default may scale with L (DSH: 2L): the user's margin is rescaled with it, visibly
+        self.bits.observe(self._on_bits_change, names="value")
         self._on_method_change()
         self._layout(
             widgets.HBox([self.dataset, self.backbone, self.method]),
@@ -306,6 +306,29 @@ class ExperimentExplorer(_TrainingWidget):
         self.margin.value = default
         self.margin.disabled = False
         self.margin.tooltip = f"{self.method.value} margin (default {default:g} at {self.bits.value} bits)"
+
+    def _on_bits_change(self, change: Any = None) -> None:
+        """Keep the user's margin across a bits change: unchanged if the loss's margin does not depend on L,
+        rescaled by new/old default (said in the status line) if it does."""
+        if not self.has_margin:
+            self._on_method_change()
+            return
+        old_default, chosen = self._default_margin, float(self.margin.value)
+        new_default = loss_margin(self.method.value, bits=self.bits.value)
+        if new_default is None or not old_default or new_default == old_default:
+            return
+        scaled = chosen * new_default / old_default
+        self._default_margin = new_default
+        self.margin.max = max(4.0 * new_default, 1.0, scaled)
+        self.margin.step = self.margin.max / 200
+        self.margin.value = scaled
+        self.margin.tooltip = (
+            f"{self.method.value} margin (default {new_default:g} at {self.bits.value} bits)"
+        )
+        self.status.value = (
+            f"margin rescaled with the code length: {chosen:g} at {change['old'] if change else '?'} bits "
+            f"-> {scaled:g} at {self.bits.value} bits (the {self.method.value} margin is proportional to L)"
+        )
 
     def _controls(self) -> Sequence[widgets.Widget]:
         return [self.dataset, self.backbone, self.method, self.bits, self.epochs, self.train_button]
