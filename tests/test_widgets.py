@@ -397,3 +397,13 @@ def test_explorer_keeps_the_users_margin_when_the_bits_move(tmp_path):
     assert "rescaled" in explorer.status.value and "30" in explorer.status.value
     explorer.method.value = "dpsh"
     assert explorer.margin.disabled
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"), [({"epochs": 501}, "epochs must lie in"), ({"bits": 80}, "bits=80")]
+)
+def test_explorer_refuses_values_its_controls_would_clamp(kwargs, message):
+    from hashlab.widgets import ExperimentExplorer
+
+    with pytest.raises(ValueError, match=message):
+        ExperimentExplorer(datasets=["digits"], backbones=["pixels"], **kwargs)

@@ -53,6 +53,10 @@ class OfflineChoices:
     backbones: list[str] = field(default_factory=list)
 
 
+MAX_EPOCHS = 500
+"""Upper bound of the explorer's epochs box (a value beyond it is refused, never clamped)."""
+
+
 def _medmnist_roots() -> list[Path]:
     """Where MedMNIST files are looked for: this project's data folder, then a shared read-only copy beside the
     repository (the same search notebook 01 uses)."""
@@ -256,8 +260,8 @@ class ExperimentExplorer(_TrainingWidget):
         lo, hi, step = bit_range
         if not 1 <= lo <= bits <= hi:
             raise ValueError(f"bits={bits} must lie in bit_range [{lo}, {hi}]")
-        if epochs < 1:
-            raise ValueError(f"epochs must be >= 1, got {epochs}")
+        if not 1 <= epochs <= MAX_EPOCHS:  # the epochs box would clamp silently otherwise
+            raise ValueError(f"epochs must lie in [1, {MAX_EPOCHS}], got {epochs}")
         self.subsample, self.seed, self.batch_size = subsample, seed, batch_size
         self.lr, self.knn_k = lr, knn_k
 
@@ -273,7 +277,9 @@ class ExperimentExplorer(_TrainingWidget):
         self.margin = widgets.FloatSlider(
             value=0.0, min=0.0, max=1.0, step=0.01, description="margin", continuous_update=False, style=style
         )
-        self.epochs = widgets.BoundedIntText(value=epochs, min=1, max=500, description="epochs", style=style)
+        self.epochs = widgets.BoundedIntText(
+            value=epochs, min=1, max=MAX_EPOCHS, description="epochs", style=style
+        )
         self.train_button = self.button("Train")
         self.train_button.on_click(self._on_click)
         self.method.observe(self._on_method_change, names="value")
