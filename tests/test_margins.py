@@ -444,3 +444,30 @@ def test_schedule_comparison_records_the_margins_the_loss_used():
     assert len(steps) == 2 * (300 // 64)  # epochs x full batches (ragged last batch dropped)
     np.testing.assert_allclose(margins["constant"], 6.0)
     np.testing.assert_allclose(margins["linear"], [6.0 * min(t / 4, 1.0) for t in steps], rtol=1e-6)
+
+
+def test_output_scale_on_hand_computed_outputs():
+    from types import SimpleNamespace
+
+    from hashlab.studies.margins import output_scale
+
+    class Fixed(torch.nn.Module):  # a "model" whose relaxed outputs are given
+        def __init__(self, h: torch.Tensor, margin: float) -> None:
+            super().__init__()
+            self.h, self.loss, self.device = h, SimpleNamespace(margin=margin), torch.device("cpu")
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.h
+
+    h = torch.tensor([[2.0, 0.5], [-2.0, 0.5], [2.0, -1.5]])
+    result = SimpleNamespace(
+        model=Fixed(h, 17.0),
+        labels={"test": np.array([0, 1, 0])},
+        codes={"test": np.sign(h.numpy()).astype(np.int8)},
+    )
+    emb = SimpleNamespace(test=SimpleNamespace(features=np.zeros((3, 4), np.float32)))
+    row = output_scale({0.5: result}, emb).loc[0.5]
+    # dissimilar pairs: ||h0 - h1||^2 = 16 < 17 (d_H 1), ||h1 - h2||^2 = 20 >= 17 (d_H 2); same class: d_H(0, 2) = 1
+    assert row["mean |h|"] == pytest.approx(8.5 / 6)
+    assert row["past margin"] == pytest.approx(0.5)
+    assert row["dissimilar d_H"] == pytest.approx(1.5) and row["same-class d_H"] == pytest.approx(1.0)

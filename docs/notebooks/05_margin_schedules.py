@@ -66,10 +66,12 @@ print(hardware_info())
 # ## 1 · What a margin does to the Hamming distributions
 #
 # One DSH head per margin, everything else fixed. With `f = 0` dissimilar pairs are never pushed apart; as `f`
-# grows the different-class histogram moves to larger distances. Past a point the margin **over-constrains**: asking
-# every dissimilar pair of ten classes to differ in most bits cannot be met, the same-class distances spread as well
-# and `d'` falls. Beyond `f = 1` (the largest possible distance, `L` bits) every dissimilar pair is always inside the
-# hinge, so any larger margin gives exactly the same gradients.
+# grows the different-class histogram moves to larger distances. DSH trains, as in the paper, on the **raw** head
+# outputs `h` (no `tanh`), kept near ±1 only by a weak regulariser (`alpha = 0.01`). So the hinge measures
+# `||h_i - h_j||^2` of real vectors, and a margin larger than two ±1 codes could ever reach (`4L` at `f = 1`) is met
+# partly by making the outputs *larger* rather than by differing in more bits. Large margins cost some separation
+# (the same-class distances spread, `d'` falls past a moderate margin) but they no longer over-constrain the code;
+# the table after the figure shows how they are met.
 
 # %%
 sweep_table, sweep = study.margin_sweep(base, FRACTIONS, emb)
@@ -87,6 +89,22 @@ fig = viz.plot_margin_histograms(
 fig
 
 # %% [markdown]
+# **How a large margin is met.** For each margin: the mean magnitude of the raw outputs `|h|` of the test items, the
+# fraction of dissimilar test pairs whose `||h_i - h_j||^2` passes the margin, and the mean Hamming distances.
+#
+# The outputs grow with the margin (mean `|h|` at `f = 1` is 1.5 to 2 times that at `f = 1/4` in the runs measured
+# here, FAST and full mode), and a large share of dissimilar pairs pass even `f = 1`, which ±1 codes could only do
+# by being exactly antipodal. When hashlab squashed the outputs with `tanh` (its DSH default before 2026-11-30),
+# `||h_i - h_j||^2 <= 4L`, so `f = 1` asked every dissimilar pair to be antipodal. Measured then (FAST mode, 16
+# bits): at `f = 1` no dissimilar pair passed the margin, `|h|` shrank to 0.47 (0.86 at `f = 1/4`), the same-class
+# distances grew to 4.3 bits (2.5 at `f = 1/4`), and `d'` fell to 1.23 and mAP to 0.47 (2.50 and 0.83 at
+# `f = 1/16`). That over-constraint was a property of the squashed relaxation, not of DSH.
+
+# %%
+scale = study.output_scale(sweep, emb)
+display(scale.round(3))
+
+# %% [markdown]
 # **Exercise 1 · predict, then run.** DSH's margin is in squared Euclidean units, $m = 4fL$. Which margin $m$ asks dissimilar
 # 16-bit codes to differ in at least 4 bits? And which margin fraction of the sweep gives the best separation $d'$:
 # DSH's default $f = 1/2$, or a smaller one?
@@ -94,7 +112,7 @@ fig
 
 # %% tags=["solution"] jupyter={"source_hidden": true}
 # ||b_i - b_j||^2 = 4 d_H for ±1 codes, so 4 bits at L = 16 is m = 16 (f = 1/4). On digits/pixels the best d' comes
-# from a small margin; f = 1/2 asks more than ten classes can give.
+# from a margin below DSH's default f = 1/2 (f = 1/4 in the runs measured here, FAST and full mode).
 print("margin for 4 bits at L = 16:", 4 * 4, "| the notebook's helper:", dsh_margin(4 / 16, 16))
 best = sweep_table.loc[sweep_table["dprime"].idxmax()]
 print(f"best d' {best['dprime']:.2f} at f = {best['fraction']:.3g} ({best['fraction'] * BITS:g} bits)")
@@ -202,12 +220,17 @@ display(anchor_table.round(3))
 #
 # 1. Without a margin (`f = 0`) the codes collapse (mAP far below every positive margin); the different-class
 #    distances grow with the margin.
-# 2. Large margins over-constrain: the best `d'` of the sweep is clearly above the `d'` at `f = 1`, and `f = 1` loses
-#    mAP. On digits/pixels the best margins are small (a few bits), well below DSH's default `L/2`.
+# 2. Large margins cost separation, mildly: the best `d'` of the sweep comes from a positive margin below DSH's
+#    default `L/2`, at least 0.3 above the `d'` at `f = 1`, and `f = 1` loses at least 0.05 mAP. The raw outputs
+#    grow to meet a large margin (mean `|h|` at `f = 1` at least 1.3 times that at `f = 1/4`). Measured with seed 0:
+#    FAST (16 bits, 15 epochs) best `d'` 2.29 at `f = 1/4` vs 1.93 at `f = 1`, mAP 0.764 vs 0.671; full mode
+#    (32 bits, 40 epochs) 3.35 at `f = 1/4` vs 2.69, mAP 0.956 (at `f = 1/8`) vs 0.878. This claim used to ask for a
+#    gap of 0.5 in `d'` and 0.1 in mAP; those gaps came from `tanh`-squashed outputs (section 1), which DSH does not
+#    use.
 # 3. Every schedule trains a useful code (mAP far above chance); a linear warm-up to DSH's default margin beats the
 #    constant default margin on mAP and on separation in this setting. Neither margin-scalable nor density-adaptive
-#    margins centred on the default margin beat the warm-up here: both keep (or raise) the over-constraining margin
-#    from the first step.
+#    margins centred on the default margin beat the warm-up here: both apply (or raise) the large default margin from
+#    the first step.
 # 4. The hysteresis controller ignores the one-cycle burst (a small fraction of the undamped excursion, almost no item's
 #    margin moves) but follows the sustained change.
 # 5. Pinned anchors stay within their radius, and ten of them are enough to keep a retrained model's codes close to the
@@ -219,9 +242,11 @@ maps = sweep_table.set_index("fraction")
 # 1. collapse without margin; different-class distances grow with the margin
 assert maps.loc[0.0, "map"] < maps["map"].max() - 0.3, maps["map"]
 assert maps.loc[0.0, "mean_diff"] + 2 < maps.loc[1 / 16, "mean_diff"] < maps.loc[1 / 2, "mean_diff"] + 0.5
-# 2. over-constraining
-assert maps["dprime"].max() > maps.loc[1.0, "dprime"] + 0.5, maps["dprime"]
-assert maps["map"].max() > maps.loc[1.0, "map"] + 0.1, maps["map"]
+# 2. large margins cost separation; the raw outputs grow to meet them
+assert 0 < maps["dprime"].idxmax() < 1 / 2, maps["dprime"]
+assert maps["dprime"].max() > maps.loc[1.0, "dprime"] + 0.3, maps["dprime"]
+assert maps["map"].max() > maps.loc[1.0, "map"] + 0.05, maps["map"]
+assert scale.loc[1.0, "mean |h|"] > 1.3 * scale.loc[1 / 4, "mean |h|"], scale
 # 3. schedules
 assert (schedule_table["map"] > chance + 0.4).all(), schedule_table["map"]
 assert schedule_table.loc["linear warm-up", "map"] > schedule_table.loc["constant", "map"] + 0.05

@@ -19,6 +19,7 @@ import pandas as pd
 import torch
 from pytorch_lightning.callbacks import Callback
 
+from hashlab.codes import label_similarity
 from hashlab.experiment import ExperimentConfig, ExperimentResult, load_embeddings, run
 from hashlab.features import EmbeddingSet
 from hashlab.margins.adaptive import (
@@ -43,6 +44,7 @@ __all__ = [
     "BurstResult",
     "MarginRecorder",
     "margin_sweep",
+    "output_scale",
     "pinned_anchor_retrain",
     "schedule_comparison",
     "simulate_burst",
@@ -76,6 +78,39 @@ def margin_sweep(
         results[f] = res
         rows.append(_row(res, fraction=f, margin_bits=f * config.bits))
     return pd.DataFrame(rows), results
+
+
+def output_scale(
+    results: Mapping[float, ExperimentResult], embeddings: EmbeddingSet, split: str = "test"
+) -> pd.DataFrame:
+    """How each run of :func:`margin_sweep` meets its margin, on the ``split`` items (all pairs: O(N^2) memory).
+
+    One row per margin fraction: ``mean |h|`` of the relaxed outputs (DSH's raw head outputs), ``past margin`` (the
+    fraction of dissimilar pairs with ``||h_i - h_j||^2 >= m``) and ``dissimilar d_H`` / ``same-class d_H`` (mean
+    Hamming distance of the codes over dissimilar / same-class pairs ``i != j``).
+    """
+    features = torch.as_tensor(getattr(embeddings, split).features, dtype=torch.float32)
+    rows = []
+    for fraction, result in results.items():
+        model = result.model.eval()
+        with torch.no_grad():
+            h = model(features.to(model.device)).cpu()
+        similar = torch.as_tensor(label_similarity(result.labels[split]))
+        off_diagonal = ~torch.eye(len(h), dtype=torch.bool)
+        dissimilar = ~similar & off_diagonal
+        codes = torch.as_tensor(result.codes[split], dtype=torch.float32)
+        hamming = (codes.shape[1] - codes @ codes.T) / 2
+        margin = torch.as_tensor(model.loss.margin, dtype=torch.float32).mean()
+        rows.append(
+            {
+                "fraction": fraction,
+                "mean |h|": float(h.abs().mean()),
+                "past margin": float((torch.cdist(h, h).pow(2)[dissimilar] >= margin).float().mean()),
+                "dissimilar d_H": float(hamming[dissimilar].mean()),
+                "same-class d_H": float(hamming[similar & off_diagonal].mean()),
+            }
+        )
+    return pd.DataFrame(rows).set_index("fraction")
 
 
 def standard_schedules(
