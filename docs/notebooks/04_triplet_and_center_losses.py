@@ -116,6 +116,7 @@ cells = reproduce.run_grid(
     seed=SEED,
     knn_k=K,
     map_k=MAP_K,
+    bar=True,  # one progress bar over the grid (cells done, current cell, time left)
 )
 grid = reproduce.grid_frame(cells)
 grid[["label", "bits", "knn_acc", "map", "map@k", "val_map", "train_seconds"]].round(4)

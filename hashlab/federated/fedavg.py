@@ -267,8 +267,11 @@ def run_fedavg(
     config: FederatedConfig,
     parts: Sequence[np.ndarray] | None = None,
     on_round: Callable[[dict], None] | None = None,
+    progress: bool = True,
 ) -> FederatedResult:
-    """FedAvg of hash heads as the module docstring describes; ``parts`` defaults to a Dirichlet(α) partition."""
+    """FedAvg of hash heads as the module docstring describes; ``parts`` defaults to a Dirichlet(α) partition.
+
+    ``progress`` shows a bar over the rounds (tqdm: a widget in notebooks, text in a terminal)."""
     if parts is None:
         parts = dirichlet_partition(
             embeddings.train.labels, config.n_clients, config.alpha, config.seed, config.min_client_size
@@ -290,7 +293,12 @@ def run_fedavg(
         best_round, best_val, best_state = 0, val["map"], copy.deepcopy(server.head.state_dict())
         best_metrics = test
         margins = []
-        for r in range(1, config.rounds + 1):
+        from tqdm.auto import tqdm
+
+        bar = tqdm(
+            range(1, config.rounds + 1), desc=f"FedAvg α={config.alpha:g}", unit="round", disable=not progress
+        )
+        for r in bar:
             if has_margin:
                 stats = [client_statistics(server, d.train.features, d.train.labels) for d in data]
                 scales = client_margin_scales(stats, sizes, config.bits, config.gamma, config.scale_range)

@@ -62,7 +62,10 @@ def _row(result: ExperimentResult, **extra: Any) -> dict[str, Any]:
 
 
 def margin_sweep(
-    config: ExperimentConfig, fractions: Sequence[float], embeddings: EmbeddingSet | None = None
+    config: ExperimentConfig,
+    fractions: Sequence[float],
+    embeddings: EmbeddingSet | None = None,
+    progress: bool = True,
 ) -> tuple[pd.DataFrame, dict[float, ExperimentResult]]:
     """Train ``config`` (a DSH config) once per Hamming-margin fraction; one table row per margin.
 
@@ -72,7 +75,9 @@ def margin_sweep(
         raise ValueError(f"margin_sweep sets the DSH margin; got method {config.method!r}")
     embeddings = load_embeddings(config) if embeddings is None else embeddings
     rows, results = [], {}
-    for f in fractions:
+    from tqdm.auto import tqdm
+
+    for f in tqdm(fractions, desc="margin sweep", unit="margin", disable=not progress):
         cfg = config.replace(loss_kwargs={**config.loss_kwargs, "margin": dsh_margin(f, config.bits)})
         res = run(cfg, embeddings=embeddings, progress=False)
         results[f] = res

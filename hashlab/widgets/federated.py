@@ -62,7 +62,7 @@ class FederatedWidget(HashlabWidget):
             done = int(row.get("round", 0))
             self.report_progress(done, rounds, f"FedAvg with α = {alpha:g}: round {done}/{rounds}")
 
-        return run_fedavg(self.embeddings, cfg, self._parts, on_round=on_round)
+        return run_fedavg(self.embeddings, cfg, self._parts, on_round=on_round, progress=False)
 
     def _render(self, result: FederatedResult) -> list[dict[str, Any]]:
         from hashlab.federated.partition import client_class_counts
