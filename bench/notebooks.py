@@ -29,10 +29,8 @@ BEGIN, END = "<!-- notebook-timings -->", "<!-- /notebook-timings -->"
 
 
 def hardware() -> str:
-    try:
-        from hashlab.hardware import hardware_info
-    except ImportError:  # older layout
-        from hashlab.plots import hardware_info
+    from hashlab.hardware import hardware_info
+
     return hardware_info()
 
 
