@@ -2,10 +2,12 @@
 
 The main entry points (imported lazily, so ``import hashlab`` stays cheap):
 
-- ``hashlab.experiment.run(ExperimentConfig(...))``: train and evaluate one hash head;
+- ``hashlab.experiment.run(ExperimentConfig(...))`` / ``hashlab.settings.preset(name, ...)``: train and evaluate one
+  hash head from the configuration tree; ``hashlab.training``: the one Trainer factory and fit;
 - ``hashlab.data.load_dataset`` / ``hashlab.features.get_embeddings``: datasets and cached embeddings;
 - ``hashlab.losses.get_loss`` / ``available_losses``: the loss registry;
-- ``hashlab.metrics``: mAP@k, precision, KNN accuracy; ``hashlab.index.HammingIndex``: exact Hamming search.
+- ``hashlab.metrics``: mAP@k, precision, KNN accuracy; ``hashlab.index.HammingIndex``: Hamming search on
+  faiss (exact ``flat``; ``mih``, ``ivf``, ``hnsw``; radius search).
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from typing import Any
 __version__ = "0.1.0"
 
 _LAZY = {
-    "ExperimentConfig": "hashlab.experiment",
+    "ExperimentConfig": "hashlab.settings",
+    "preset": "hashlab.settings",
     "run": "hashlab.experiment",
     "HashingModule": "hashlab.module",
     "HammingIndex": "hashlab.index",
