@@ -53,14 +53,14 @@ def _int_or_all(option: str):
 
 
 def _json_dict(option: str):
+    """argparse type for a JSON-object option (:func:`hashlab.errors.json_option`), reported by argparse."""
+    from hashlab.errors import UserError, json_option
+
     def parse(text: str) -> dict:
         try:
-            value = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise argparse.ArgumentTypeError(f"{option} is not valid JSON ({err.msg}): {text!r}") from None
-        if not isinstance(value, dict):
-            raise argparse.ArgumentTypeError(f"{option} must be a JSON object, got {text!r}")
-        return value
+            return json_option(text, option)
+        except UserError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
 
     return parse
 

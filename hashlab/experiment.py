@@ -16,7 +16,7 @@ from pytorch_lightning.callbacks import Callback
 
 from hashlab.checks import check_finite
 from hashlab.config import seed_everything
-from hashlab.data import EmbeddingDataModule
+from hashlab.data import EmbeddingDataModule, check_splits
 from hashlab.diagnostics import check_trainable, warn_if_degenerate
 from hashlab.features import EmbeddingSet, get_embeddings
 from hashlab.metrics import retrieval_report
@@ -132,10 +132,9 @@ def run(
     check_resources(config.training)
     if embeddings is None:
         embeddings = load_embeddings(config)
+    check_splits(embeddings)
     for split in SPLITS:
         part = getattr(embeddings, split)
-        if len(part.labels) == 0:
-            raise ValueError(f"the {split} split is empty: every split needs at least one item")
         check_finite(part.features, f"{split} embeddings")
         if len(part.features) != len(part.labels):
             raise ValueError(
