@@ -80,23 +80,11 @@ def load_embeddings(config: ExperimentConfig) -> EmbeddingSet:
     return embeddings
 
 
-def effective_map_k(config: ExperimentConfig, n_database: int) -> int | None:
-    """The mAP cut-off actually used: ``config.map_k`` clipped to a database that is smaller than it."""
-    return None if config.map_k is None else min(config.map_k, n_database)
-
-
 def build_model(config: ExperimentConfig, embeddings: EmbeddingSet) -> HashingModule:
     """A fresh, seeded ``HashingModule`` sized for ``embeddings``."""
     seed_everything(config.seed)
-    n_db = len(embeddings.train.labels)
-    if config.val_db_size is not None:
-        n_db = min(n_db, config.val_db_size)
-    return HashingModule.from_config(
-        config,
-        in_dim=embeddings.in_dim,
-        n_classes=len(embeddings.class_names),
-        map_k=effective_map_k(config, n_db),
-    )
+    # validation mAP@k with a database smaller than k is clipped by the metric itself (HammingMAP)
+    return HashingModule.from_config(config, in_dim=embeddings.in_dim, n_classes=len(embeddings.class_names))
 
 
 def evaluate(
