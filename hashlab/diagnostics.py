@@ -45,26 +45,30 @@ def check_trainable(batch_size: int, train_labels: np.ndarray, method: str) -> N
         )
 
 
-def code_warnings(codes: Mapping[str, np.ndarray], labels: Mapping[str, np.ndarray]) -> list[str]:
-    """One line per problem with trained codes: all identical, constant bits, query classes missing in the database.
-
-    ``codes`` and ``labels`` are keyed by split (``train`` is the database, ``test`` the queries).
-    """
-    found: list[str] = []
+def _findings(codes: Mapping[str, np.ndarray], labels: Mapping[str, np.ndarray]) -> list[tuple[bool, str]]:
+    """``(voids_the_result, line)`` per problem with trained codes (see :func:`code_warnings`)."""
+    found: list[tuple[bool, str]] = []
     db = np.asarray(codes["train"])
     if len(db) > 1:
         if (db == db[:1]).all():
-            found.append(f"all {len(db)} database items share one code: the model learned nothing to rank by")
+            found.append(
+                (True, f"all {len(db)} database items share one code: the model learned nothing to rank by")
+            )
         else:
             constant = int(((db == db[:1]).all(axis=0)).sum())
             if constant:
-                found.append(f"{constant} of {db.shape[1]} bits never change across the database (dead bits)")
+                found.append(
+                    (False, f"{constant} of {db.shape[1]} bits never change across the database (dead bits)")
+                )
             n_classes = len(_class_ids(labels["train"])) if "train" in labels else 0
             distinct = len(np.unique(db, axis=0))
             if distinct < n_classes:
                 found.append(
-                    f"only {distinct} distinct codes for {n_classes} classes in the database: "
-                    "the codes cannot tell the classes apart (collapsed)"
+                    (
+                        True,
+                        f"only {distinct} distinct codes for {n_classes} classes in the database: "
+                        "the codes cannot tell the classes apart (collapsed)",
+                    )
                 )
     if "test" in labels and "train" in labels:
         missing = _class_ids(labels["test"]) - _class_ids(labels["train"])
@@ -72,10 +76,22 @@ def code_warnings(codes: Mapping[str, np.ndarray], labels: Mapping[str, np.ndarr
             q = np.asarray(labels["test"])
             n = int(np.isin(q, sorted(missing)).sum()) if q.ndim == 1 else 0
             found.append(
-                f"{n} test queries belong to classes absent from the database ({sorted(missing)}): "
-                "they cannot be answered correctly"
+                (
+                    True,
+                    f"{n} test queries belong to classes absent from the database ({sorted(missing)}): "
+                    "they cannot be answered correctly",
+                )
             )
     return found
+
+
+def code_warnings(codes: Mapping[str, np.ndarray], labels: Mapping[str, np.ndarray]) -> list[str]:
+    """One line per problem with trained codes: all identical, constant bits, fewer distinct codes than classes,
+    query classes missing in the database.
+
+    ``codes`` and ``labels`` are keyed by split (``train`` is the database, ``test`` the queries).
+    """
+    return [line for _, line in _findings(codes, labels)]
 
 
 def warn_if_degenerate(codes: Mapping[str, np.ndarray], labels: Mapping[str, np.ndarray]) -> list[str]:
@@ -83,8 +99,8 @@ def warn_if_degenerate(codes: Mapping[str, np.ndarray], labels: Mapping[str, np.
     distinct codes than classes; unanswerable queries) are also raised as a :class:`DegenerateRunWarning`. Dead bits
     alone are returned, not raised: a few constant bits are common in short runs and shorten the code without voiding
     the result. Returns every line."""
-    found = code_warnings(codes, labels)
-    for line in found:
-        if "dead bits" not in line or "collapsed" in line:
+    found = _findings(codes, labels)
+    for voids, line in found:
+        if voids:
             warnings.warn(line, DegenerateRunWarning, stacklevel=2)
-    return found
+    return [line for _, line in found]
